@@ -1,0 +1,46 @@
+// Package storage defines where tokens live: a [Store] keeps opaque bytes
+// under a string key. The token source owns the encoding of those bytes, so
+// this package and its backends never see a token type.
+//
+// Backends live in sub-packages: storage/memory, storage/file and
+// storage/keyring. Every backend runs the conformance suite in
+// storage/storagetest.
+package storage
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned by [Store.Get] when nothing is stored under a key.
+// Backends translate their own "not found" conditions into it, so callers
+// never import a backend library to test for it.
+var ErrNotFound = errors.New("storage: not found")
+
+// Store keeps opaque values under string keys.
+//
+// Implementations are safe for concurrent use by multiple goroutines. A value
+// passed to Put is not retained after Put returns (the backend copies it), and
+// a value returned by Get belongs to the caller.
+type Store interface {
+	// Get returns the value stored under key, or an error that wraps
+	// ErrNotFound when there is none.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put stores value under key, replacing any previous value. When Put
+	// returns nil the value is durable as far as the backend can promise.
+	Put(ctx context.Context, key string, value []byte) error
+	// Delete removes the value under key. Deleting a missing key is not an
+	// error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Locker is implemented by stores that can exclude other processes (and
+// other goroutines) from a key while a token is refreshed.
+//
+// Lock blocks until the lock for key is held or ctx is done, in which case
+// it returns an error wrapping ctx.Err(). The returned unlock function
+// releases the lock; it must be called exactly once. A process that dies
+// while holding a lock releases it.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func() error, err error)
+}

@@ -1,0 +1,81 @@
+package tokensource
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrReauthRequired means the session cannot be continued without fresh
+// credentials: the refresh token is missing, expired, rejected or spent, and
+// logging in again failed or was impossible. Test with errors.Is.
+var ErrReauthRequired = errors.New("tokensource: re-authentication required")
+
+// ErrNoRefreshToken is returned by a Grant's Refresh when called without a
+// refresh token. It satisfies errors.Is(err, ErrReauthRequired).
+var ErrNoRefreshToken = fmt.Errorf("%w: no refresh token", ErrReauthRequired)
+
+// TokenError reports a failed call to a token endpoint. Test with errors.As.
+//
+// Its message never contains a token or a client secret: Body is a short
+// excerpt of the response with token-looking values removed.
+type TokenError struct {
+	// Op is the call that failed: "login", "refresh" or "revoke".
+	Op string
+	// StatusCode is the HTTP status of the response, or 0 when no response
+	// was received.
+	StatusCode int
+	// Code is the RFC 6749 "error" value, such as "invalid_grant", when the
+	// server sent one.
+	Code string
+	// Description is the server's "error_description", if any.
+	Description string
+	// Body is a truncated, redacted excerpt of the response body.
+	Body string
+	// Rejected reports that the server rejected the credentials or the
+	// refresh token (for example invalid_grant): retrying the same request
+	// cannot succeed. A rejected TokenError satisfies
+	// errors.Is(err, ErrReauthRequired).
+	Rejected bool
+	// Err is the underlying cause, if any (a transport error, a malformed
+	// response).
+	Err error
+}
+
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	b.WriteString("tokensource: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	parts := make([]string, 0, 4)
+	if e.StatusCode != 0 {
+		parts = append(parts, fmt.Sprintf("status %d", e.StatusCode))
+	}
+	if e.Code != "" {
+		parts = append(parts, "error "+e.Code)
+	}
+	if e.Description != "" {
+		parts = append(parts, fmt.Sprintf("%q", e.Description))
+	}
+	if e.Err != nil {
+		parts = append(parts, e.Err.Error())
+	}
+	if e.Body != "" && e.Code == "" {
+		parts = append(parts, fmt.Sprintf("body %q", e.Body))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "token endpoint error")
+	}
+	b.WriteString(strings.Join(parts, ", "))
+	return b.String()
+}
+
+// Unwrap returns the underlying cause.
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// Is reports whether a rejected TokenError matches ErrReauthRequired.
+func (e *TokenError) Is(target error) bool {
+	return target == ErrReauthRequired && e.Rejected
+}

@@ -1,0 +1,28 @@
+package tokensource
+
+import "context"
+
+// Grant obtains tokens from an authorization server. [PasswordGrant] speaks
+// standard OAuth2 token endpoints and [JSONGrant] in-house JSON APIs; any
+// other implementation works with [Source] too.
+//
+// Implementations must be safe for concurrent use. Returned tokens carry
+// absolute expiry times computed when the response arrived.
+type Grant interface {
+	// Login obtains a new token with the grant's credentials. When it has
+	// none, or the server rejects them, the error satisfies
+	// errors.Is(err, ErrReauthRequired).
+	Login(ctx context.Context) (*Token, error)
+	// Refresh exchanges refreshToken for a new token. When the server says
+	// the refresh token is invalid, expired, revoked or reused, the error
+	// satisfies errors.Is(err, ErrReauthRequired); any other error is
+	// transient. If the response carries no refresh token the returned
+	// token's RefreshToken is refreshToken.
+	Refresh(ctx context.Context, refreshToken string) (*Token, error)
+}
+
+// Revoker is implemented by grants whose server can revoke a token on
+// logout (RFC 7009 revocation, or a JSON logout endpoint).
+type Revoker interface {
+	Revoke(ctx context.Context, tok *Token) error
+}

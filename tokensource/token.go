@@ -1,0 +1,149 @@
+package tokensource
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Token is an access token and, optionally, the refresh token that renews
+// it.
+//
+// A Token returned by a [Source] is shared by every caller and must be
+// treated as read-only. Its String, GoString, Format, LogValue and
+// MarshalJSON methods redact both tokens, so printing or logging a Token
+// (with any fmt verb, slog or encoding/json) never reveals a secret. Use
+// [EncodeToken] to serialize a Token with its secrets.
+type Token struct {
+	// AccessToken authorizes requests.
+	AccessToken string
+	// TokenType is the scheme for the Authorization header as the server
+	// sent it. Empty or any case of "bearer" means "Bearer".
+	TokenType string
+	// RefreshToken renews the access token. Empty means the token cannot be
+	// refreshed, only replaced by logging in again.
+	RefreshToken string
+	// Expiry is when the access token expires. The zero value means
+	// unknown: the token is used until a server rejects it.
+	Expiry time.Time
+	// RefreshExpiry is when the refresh token expires. The zero value
+	// means unknown.
+	RefreshExpiry time.Time
+
+	// authz caches the Authorization header value. It is filled in by
+	// prepare before a Source publishes the token, so reading it needs no
+	// lock.
+	authz string
+}
+
+// Type returns the Authorization scheme for t: "Bearer" when TokenType is
+// empty or any case of "bearer", else TokenType as given.
+func (t *Token) Type() string {
+	if t.TokenType == "" || strings.EqualFold(t.TokenType, "bearer") {
+		return "Bearer"
+	}
+	return t.TokenType
+}
+
+// AuthorizationValue returns the value of the Authorization header that
+// carries t, such as "Bearer abc". For tokens handed out by a [Source] it is
+// computed once and costs nothing to read.
+func (t *Token) AuthorizationValue() string {
+	if t.authz != "" {
+		return t.authz
+	}
+	return t.Type() + " " + t.AccessToken
+}
+
+// prepare fills in the cached Authorization value. It must be called before
+// t is shared between goroutines.
+func (t *Token) prepare() *Token {
+	t.authz = t.Type() + " " + t.AccessToken
+	return t
+}
+
+// ExpiredAt reports whether the access token is expired at now. A token
+// with a zero Expiry never expires by the clock.
+func (t *Token) ExpiredAt(now time.Time) bool {
+	return !t.Expiry.IsZero() && !now.Before(t.Expiry)
+}
+
+// RefreshExpiredAt reports whether the refresh token is missing or expired
+// at now. A zero RefreshExpiry never expires by the clock.
+func (t *Token) RefreshExpiredAt(now time.Time) bool {
+	if t.RefreshToken == "" {
+		return true
+	}
+	return !t.RefreshExpiry.IsZero() && !now.Before(t.RefreshExpiry)
+}
+
+// clone returns a copy of t without the cached header value.
+func (t *Token) clone() *Token {
+	c := *t
+	c.authz = ""
+	return &c
+}
+
+// String returns a description of t with both tokens redacted.
+func (t Token) String() string {
+	var b strings.Builder
+	b.WriteString("Token{type=")
+	b.WriteString(t.Type())
+	b.WriteString(" access=")
+	b.WriteString(redacted(t.AccessToken))
+	b.WriteString(" refresh=")
+	b.WriteString(redacted(t.RefreshToken))
+	if !t.Expiry.IsZero() {
+		b.WriteString(" expiry=")
+		b.WriteString(t.Expiry.UTC().Format(time.RFC3339))
+	}
+	if !t.RefreshExpiry.IsZero() {
+		b.WriteString(" refresh_expiry=")
+		b.WriteString(t.RefreshExpiry.UTC().Format(time.RFC3339))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString implements [fmt.GoStringer] so that %#v redacts too.
+func (t Token) GoString() string { return "tokensource." + t.String() }
+
+// Format implements [fmt.Formatter]: every verb prints the redacted form,
+// so not even %d or %x can reach a token's bytes.
+func (t Token) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, t.GoString())
+		return
+	}
+	fmt.Fprint(f, t.String())
+}
+
+// LogValue implements [slog.LogValuer]: only non-secret fields are logged.
+func (t Token) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("type", t.Type()),
+		slog.Bool("has_refresh_token", t.RefreshToken != ""),
+	}
+	if !t.Expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expiry", t.Expiry))
+	}
+	if !t.RefreshExpiry.IsZero() {
+		attrs = append(attrs, slog.Time("refresh_expiry", t.RefreshExpiry))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// MarshalJSON encodes t with both tokens redacted, so a Token nested in a
+// logged or serialized structure cannot leak. Use [EncodeToken] to store a
+// token.
+func (t Token) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, "%q", t.String()), nil
+}
+
+func redacted(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return "<redacted>"
+}
