@@ -1,0 +1,55 @@
+// Package transport provides [Transport], an [http.RoundTripper] that
+// authorizes requests with tokens from a [Source] and renews a token that a
+// server rejects.
+//
+// # Request path
+//
+// For each request the Transport asks Source for the current token, sends a
+// shallow copy of the request with its own Header map carrying
+// "Authorization: <type> <token>", and returns the response. The caller's
+// request is never modified.
+//
+// # 401 handling
+//
+// When the response is 401 Unauthorized, the WWW-Authenticate header
+// decides (RFC 6750 section 3.1):
+//
+//   - no WWW-Authenticate at all: renewable. Many servers send a bare 401;
+//   - a challenge for the token's scheme (normally Bearer) with no error
+//     parameter or with error="invalid_token": renewable;
+//   - a challenge for the token's scheme with another error, such as
+//     insufficient_scope: returned as is, since a new token would not help;
+//   - only challenges of other schemes (say Basic): not about our token,
+//     returned as is.
+//
+// For a renewable 401 the Transport reports tokensource.EventUnauthorized
+// and reads (at most 4 KiB of) the response body so that the connection is
+// freed. If Source already holds a token other than the rejected one,
+// another request renewed it meanwhile: the request is retried with it at
+// once (tokensource.EventStaleRetry) and nothing is refreshed. Otherwise,
+// if Source implements [Renewer], Renew is called with the rejected token
+// and the request is retried once with the new token. There is never a
+// second retry: a 401 to the retry is returned to the caller.
+//
+// A request body is replayed only through Request.GetBody (set by
+// http.NewRequest for in-memory bodies). If the body cannot be replayed the
+// original 401 is returned, its body still readable, but the token has been
+// renewed so the next request succeeds. The same 401 is returned when
+// Source cannot renew (it is not a Renewer). When renewal fails, the 401 is
+// discarded and RoundTrip returns an error wrapping the Source's error, so
+// errors.Is(err, tokensource.ErrReauthRequired) tells the caller to log in
+// again.
+//
+// # Where tokens are not sent
+//
+//   - A request that already has an Authorization header is sent unchanged.
+//   - On a redirect hop (Request.Response set by [http.Client]) to another
+//     origin (scheme, host and port) than the first request of the chain,
+//     the request is sent unchanged, without a token.
+//   - Over plain http:// to a host that is not loopback, RoundTrip fails
+//     with [ErrInsecureTransport] unless AllowInsecureHTTP is set; Source is
+//     not consulted.
+//
+// Neither errors, panics nor log records of this package ever contain a
+// token.
+package transport

@@ -1,0 +1,320 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/loopback"
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+)
+
+// Source supplies the token to attach to a request. *tokensource.Source
+// implements it. Implementations must be safe for concurrent use and return
+// tokens that are never modified afterwards.
+type Source interface {
+	Token(ctx context.Context) (*tokensource.Token, error)
+}
+
+// Renewer is implemented by a [Source] that can replace a token a server
+// rejected. Renew is given the token that was sent; if that is no longer
+// the current token it returns the current one without a network call,
+// otherwise it obtains a new one. *tokensource.Source implements it.
+type Renewer interface {
+	Renew(ctx context.Context, rejected *tokensource.Token) (*tokensource.Token, error)
+}
+
+// ErrInsecureTransport is returned by [Transport.RoundTrip], without asking
+// the Source for a token, when a token would travel over plain http:// to a
+// host that is not a loopback address and AllowInsecureHTTP is false.
+var ErrInsecureTransport = errors.New("transport: refusing to send a token over plain http to a non-loopback host")
+
+// errNoSource is returned when a Transport has no Source.
+var errNoSource = errors.New("transport: Transport.Source is nil")
+
+// drainLimit bounds how much of a discarded 401 body is read.
+const drainLimit = 4 << 10
+
+// Transport is an [http.RoundTripper] that adds an Authorization header
+// from Source to each request and, when the server answers 401, renews the
+// token and retries the request once. See the package documentation for
+// the rules it follows.
+//
+// A Transport is safe for concurrent use once its fields are set; do not
+// change them while requests are in flight. Its zero value is not usable:
+// Source is required.
+type Transport struct {
+	// Source supplies tokens. Required. If it also implements [Renewer],
+	// rejected tokens are renewed; otherwise a 401 is handed back as is
+	// (unless Source already holds a newer token).
+	Source Source
+	// Base sends the requests. Nil means [http.DefaultTransport]. Place a
+	// retrying RoundTripper here, under the token layer, configured never
+	// to retry a 401.
+	Base http.RoundTripper
+	// AllowInsecureHTTP permits sending tokens over plain http:// to hosts
+	// that are not loopback. Leave it false outside tests and local
+	// development.
+	AllowInsecureHTTP bool
+	// Logger receives debug and warning records about intercepted 401s and
+	// renewals. Nil means silent. Records never contain a token.
+	Logger *slog.Logger
+	// OnEvent, if not nil, is called synchronously with
+	// tokensource.EventUnauthorized when a 401 is intercepted and with
+	// tokensource.EventStaleRetry when a request is retried with a token
+	// that was already newer than the rejected one. It must be fast and
+	// safe for concurrent use.
+	OnEvent func(tokensource.Event)
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// RoundTrip implements [http.RoundTripper]. It never modifies req, closes
+// req.Body on every path, and returns a nil error whenever a response was
+// obtained, including 401 and other error statuses.
+//
+// The error wraps the Source's error when no token could be obtained or
+// renewed (so errors.Is(err, tokensource.ErrReauthRequired) works), or is
+// [ErrInsecureTransport].
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" || !sameOrigin(req) {
+		// The caller chose its own credentials, or this is a redirect hop
+		// to another origin: send it as is.
+		return t.base().RoundTrip(req)
+	}
+	if !t.AllowInsecureHTTP && !secureURL(req) {
+		closeBody(req)
+		return nil, ErrInsecureTransport
+	}
+	if t.Source == nil {
+		closeBody(req)
+		return nil, errNoSource
+	}
+	ctx := req.Context()
+	tok, err := t.Source.Token(ctx)
+	if err == nil && tok == nil {
+		err = errors.New("no token")
+	}
+	if err != nil {
+		closeBody(req)
+		return nil, fmt.Errorf("transport: token: %w", err)
+	}
+	resp, err := t.base().RoundTrip(withToken(req, tok, req.Body))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	return t.unauthorized(req, tok, resp)
+}
+
+// unauthorized handles a 401 answer to req sent with tok: it renews the
+// token if the challenge allows, and retries once if the body can be
+// replayed. It never loops.
+func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp *http.Response) (*http.Response, error) {
+	ctx := req.Context()
+	switch classify(resp.Header, tok.Type()) {
+	case foreign:
+		t.debug(ctx, "401 carries no challenge for our scheme; returned as is", req)
+		return resp, nil
+	case refused:
+		t.debug(ctx, "401 challenge is not about an invalid token; returned as is", req)
+		return resp, nil
+	}
+	t.event(tokensource.Event{Kind: tokensource.EventUnauthorized, Trigger: tokensource.TriggerRenew})
+	t.debug(ctx, "401 intercepted", req)
+	// Free the connection before renewing: the token endpoint may be
+	// reached through the same Base and its connection limits.
+	buffer(resp)
+
+	fresh, err := t.renew(ctx, tok)
+	if err != nil {
+		discard(resp)
+		t.warn(ctx, "token renewal after 401 failed", req, err)
+		return nil, fmt.Errorf("transport: renew after 401: %w", err)
+	}
+	if fresh == nil || fresh.AccessToken == tok.AccessToken {
+		t.debug(ctx, "no other token to retry with; 401 returned", req)
+		return resp, nil
+	}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		t.debug(ctx, "request body cannot be replayed; 401 returned after renewal", req)
+		return resp, nil
+	}
+	body := req.Body
+	if req.GetBody != nil && body != nil {
+		body, err = req.GetBody()
+		if err != nil {
+			t.warn(ctx, "request body cannot be replayed; 401 returned after renewal", req, err)
+			return resp, nil
+		}
+	}
+	discard(resp)
+	return t.base().RoundTrip(withToken(req, fresh, body))
+}
+
+// renew returns the token to retry with after tok was rejected. If the
+// Source already holds a different token (someone renewed meanwhile) it is
+// used at once and no refresh happens. Otherwise Renew is asked, when the
+// Source implements Renewer; when it does not, renew returns tok itself
+// (nothing better is available).
+func (t *Transport) renew(ctx context.Context, tok *tokensource.Token) (*tokensource.Token, error) {
+	cur, err := t.Source.Token(ctx)
+	if err == nil && cur != nil && cur.AccessToken != tok.AccessToken {
+		t.event(tokensource.Event{Kind: tokensource.EventStaleRetry, Trigger: tokensource.TriggerRenew})
+		return cur, nil
+	}
+	r, ok := t.Source.(Renewer)
+	if !ok {
+		return tok, nil
+	}
+	return r.Renew(ctx, tok)
+}
+
+// withToken returns a shallow copy of req with its own Header map carrying
+// tok's Authorization value and with body as its Body. The header values
+// are copied into one backing array with room for the Authorization slot,
+// so the copy costs three allocations whatever the number of headers.
+func withToken(req *http.Request, tok *tokensource.Token, body io.ReadCloser) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *req
+	r2.Body = body
+
+	n := 1
+	for _, vv := range req.Header {
+		n += len(vv)
+	}
+	vals := make([]string, n)
+	h := make(http.Header, len(req.Header)+1)
+	for k, vv := range req.Header {
+		if len(vv) == 0 {
+			h[k] = vv[:0:0]
+			continue
+		}
+		m := copy(vals, vv)
+		h[k] = vals[:m:m]
+		vals = vals[m:]
+	}
+	vals[0] = tok.AuthorizationValue()
+	h["Authorization"] = vals[:1:1]
+	r2.Header = h
+	return r2
+}
+
+// sameOrigin reports whether req goes to the same scheme, host and port as
+// the first request of its redirect chain. A request that is not a redirect
+// hop is trivially same-origin.
+func sameOrigin(req *http.Request) bool {
+	if req.Response == nil {
+		return true
+	}
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return origin(first) == origin(req)
+}
+
+// origin returns "scheme://host:port" in lower case, with the default port
+// filled in.
+func origin(r *http.Request) string {
+	scheme := strings.ToLower(r.URL.Scheme)
+	host := strings.ToLower(r.URL.Hostname())
+	port := r.URL.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + host + ":" + port
+}
+
+// secureURL reports whether a token may be sent with req: https, or http
+// to a loopback host. The https case, the common one, is decided without
+// allocating.
+func secureURL(req *http.Request) bool {
+	if req.URL.Scheme == "https" {
+		return true
+	}
+	return loopback.SecureURL(req.URL)
+}
+
+// closeBody closes req.Body, if any, for paths that never reach Base.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// buffer reads up to drainLimit bytes of resp.Body. If that is the whole
+// body, the original body is closed (releasing the connection) and replaced
+// by an in-memory copy, so the response can still be handed back intact.
+// A longer body keeps the unread rest behind the copied prefix.
+func buffer(resp *http.Response) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return
+	}
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, drainLimit+1))
+	if err == nil && len(buf) <= drainLimit {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		return
+	}
+	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+}
+
+// readCloser joins a Reader with the Closer of the body it wraps.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// discard drains (bounded) and closes a response body that will not be
+// returned.
+func discard(resp *http.Response) {
+	if resp.Body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+	resp.Body.Close()
+}
+
+func (t *Transport) event(e tokensource.Event) {
+	if t.OnEvent != nil {
+		t.OnEvent(e)
+	}
+}
+
+// debug logs msg with the request's method and host; never its URL path,
+// query or headers, which may carry secrets.
+func (t *Transport) debug(ctx context.Context, msg string, req *http.Request) {
+	if t.Logger == nil {
+		return
+	}
+	t.Logger.LogAttrs(ctx, slog.LevelDebug, msg,
+		slog.String("method", req.Method), slog.String("host", req.URL.Host))
+}
+
+// warn logs a failure with its error. Errors from tokensource never carry
+// token values.
+func (t *Transport) warn(ctx context.Context, msg string, req *http.Request, err error) {
+	if t.Logger == nil {
+		return
+	}
+	t.Logger.LogAttrs(ctx, slog.LevelWarn, msg,
+		slog.String("method", req.Method), slog.String("host", req.URL.Host),
+		slog.String("error", err.Error()))
+}
