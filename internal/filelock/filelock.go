@@ -1,0 +1,93 @@
+// Package filelock excludes other processes and other goroutines from a
+// lock file. It is the one home of github.com/gofrs/flock.
+//
+// A lock file is never the data it protects and is never deleted: deleting
+// it on unlock would let a waiter lock the old inode while a newcomer locks
+// a fresh one.
+package filelock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// pollInterval is how often a waiter retries a lock held by another
+// process. flock offers no blocking wait that honours a context.
+const pollInterval = 10 * time.Millisecond
+
+// ErrUnlocked is returned by an unlock function called a second time.
+var ErrUnlocked = errors.New("filelock: lock already released")
+
+// Locker hands out exclusive locks on lock files. Within the process a
+// per-path semaphore orders goroutines (an flock is held by an open file, so
+// two goroutines could otherwise both believe they hold it); across processes
+// the OS file lock does. The zero value is ready to use; a Locker must not be
+// copied after first use. It is safe for concurrent use.
+type Locker struct {
+	// mu guards sems.
+	mu   sync.Mutex
+	sems map[string]chan struct{}
+}
+
+// Lock creates path (mode 0600) if needed and blocks until this caller holds
+// its lock, or returns an error wrapping ctx.Err() when ctx is done first. The
+// directory of path must exist. The returned function releases the lock and
+// must be called exactly once; later calls return [ErrUnlocked]. If the
+// process dies, the OS releases the lock.
+func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("filelock: %w", err)
+	}
+	path = filepath.Clean(path)
+	sem := l.semaphore(path)
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("filelock: %w", ctx.Err())
+	}
+	// A fresh Flock per hold: each has its own open file, so another Locker
+	// in this process conflicts with us exactly as another process does.
+	fl := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := fl.TryLockContext(ctx, pollInterval)
+	if err != nil || !ok {
+		<-sem
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("filelock: %w", ctxErr)
+		}
+		return nil, fmt.Errorf("filelock: lock %s: %w", path, err)
+	}
+	var once sync.Once
+	return func() error {
+		err := ErrUnlocked
+		once.Do(func() {
+			err = fl.Unlock()
+			<-sem
+			if err != nil {
+				err = fmt.Errorf("filelock: unlock %s: %w", path, err)
+			}
+		})
+		return err
+	}, nil
+}
+
+// semaphore returns the one-slot channel guarding path in this process.
+// Entries are never removed: a program locks few distinct files.
+func (l *Locker) semaphore(path string) chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sems == nil {
+		l.sems = make(map[string]chan struct{})
+	}
+	sem, ok := l.sems[path]
+	if !ok {
+		sem = make(chan struct{}, 1)
+		l.sems[path] = sem
+	}
+	return sem
+}
