@@ -1,0 +1,133 @@
+package demoserver
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fakeClock is a settable clock, safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newTestServer serves New(cfg) over httptest, closed at test end.
+func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+	t.Helper()
+	s := New(cfg)
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() {
+		s.StopDelays()
+		ts.Close()
+	})
+	return s, ts
+}
+
+// reply is a decoded response.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r reply) str(key string) string {
+	s, _ := r.json[key].(string)
+	return s
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", req.URL.Path, err)
+	}
+	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
+	_ = json.Unmarshal(b, &r.json)
+	return r
+}
+
+func postJSON(t *testing.T, base, path, body string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return do(t, req)
+}
+
+func postForm(t *testing.T, base, path string, form url.Values, user, pass string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" || pass != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	return do(t, req)
+}
+
+func get(t *testing.T, base, path, accessToken string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+	}
+	return do(t, req)
+}
+
+// login logs alice in through the JSON API and returns the pair.
+func login(t *testing.T, base string) (access, refresh string) {
+	t.Helper()
+	r := postJSON(t, base, "/auth/login", `{"username":"alice","password":"wonderland"}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("login: status %d, body %s", r.status, r.body)
+	}
+	return r.str("access_token"), r.str("refresh_token")
+}
+
+func refresh(t *testing.T, base, rt string) reply {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"refresh_token": rt})
+	return postJSON(t, base, "/auth/refresh", string(b))
+}

@@ -1,0 +1,163 @@
+package demoserver
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// tokenResponse builds the JSON answer for an issued pair, shared by the
+// JSON API and the OAuth2 endpoint.
+func (s *Server) tokenResponse(p pair) map[string]any {
+	resp := map[string]any{
+		"access_token": p.access,
+		"token_type":   s.cfg.TokenType,
+	}
+	if p.refresh != "" {
+		resp["refresh_token"] = p.refresh
+	}
+	s.putSeconds(resp, "expires_in", s.cfg.AccessTTL)
+	if p.refresh != "" {
+		s.putSeconds(resp, "refresh_expires_in", s.cfg.RefreshTTL)
+	}
+	return resp
+}
+
+func (s *Server) putSeconds(m map[string]any, key string, d time.Duration) {
+	secs := int64(d / time.Second)
+	switch s.cfg.ExpiresIn {
+	case ExpiresInString:
+		m[key] = strconv.FormatInt(secs, 10)
+	case ExpiresInOmitted:
+	default:
+		m[key] = secs
+	}
+}
+
+// checkPassword reports whether user exists with password pass, in time
+// independent of how much of the password matched.
+func (s *Server) checkPassword(user, pass string) bool {
+	want, ok := s.cfg.Users[user]
+	if !ok {
+		// Compare anyway so unknown users cost the same.
+		want = "\x00"
+	}
+	eq := subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1
+	return ok && eq
+}
+
+// login checks credentials and starts a family; ok is false for bad
+// credentials (counted and logged, never with the password).
+func (s *Server) login(user, pass, via string) (p pair, ok bool) {
+	if !s.checkPassword(user, pass) {
+		s.stats.failedLogins.Add(1)
+		s.log.Info("demoserver: login refused", "user", user, "via", via)
+		return pair{}, false
+	}
+	p = s.tokens.login(user, s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL)
+	s.stats.logins.Add(1)
+	s.log.Info("demoserver: login", "user", user, "family", p.family, "via", via)
+	return p, true
+}
+
+// refresh redeems rt, counting and logging the outcome.
+func (s *Server) refresh(rt, via string) refreshResult {
+	res := s.tokens.redeem(rt, s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL, !s.cfg.DisableRotation)
+	switch {
+	case res.reused:
+		s.stats.failedRefreshes.Add(1)
+		s.stats.reuse.Add(1)
+		s.log.Warn("demoserver: refresh token reused, family revoked",
+			"user", res.pair.user, "family", res.pair.family, "via", via)
+	case res.reason != "":
+		s.stats.failedRefreshes.Add(1)
+		s.log.Info("demoserver: refresh refused", "reason", res.reason, "via", via)
+	default:
+		s.stats.refreshes.Add(1)
+		s.log.Info("demoserver: refresh", "user", res.pair.user, "family", res.pair.family, "via", via)
+	}
+	return res
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	p, ok := s.login(req.Username, req.Password, "json")
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+		return
+	}
+	noStore(w)
+	writeJSON(w, http.StatusOK, s.tokenResponse(p))
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	res := s.refresh(req.RefreshToken, "json")
+	if res.reason != "" {
+		writeError(w, http.StatusUnauthorized, "invalid_grant", res.reason)
+		return
+	}
+	noStore(w)
+	writeJSON(w, http.StatusOK, s.tokenResponse(res.pair))
+}
+
+// handleLogout revokes the family of the refresh token in the body and/or
+// of the Bearer access token. Unknown tokens are not an error (logout is
+// idempotent); a request carrying neither is.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	b, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	if len(strings.TrimSpace(string(b))) > 0 {
+		if !decodeJSONBytes(w, b, &req) {
+			return
+		}
+	}
+	at, _ := bearerToken(r)
+	if req.RefreshToken == "" && at == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token or a Bearer access token is required")
+		return
+	}
+	revoked := false
+	for _, tok := range []string{req.RefreshToken, at} {
+		if tok != "" && s.tokens.revokeFamilyOf(tok) {
+			revoked = true
+		}
+	}
+	if revoked {
+		s.stats.revocations.Add(1)
+		s.log.Info("demoserver: logout")
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// noStore marks a response as never cacheable (RFC 6749 section 5.1).
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}

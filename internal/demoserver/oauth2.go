@@ -1,0 +1,124 @@
+package demoserver
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// parseForm parses a form-encoded POST body of at most maxBody bytes,
+// answering 413 or 400 on failure.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid_request", "malformed form body")
+		}
+		return false
+	}
+	return true
+}
+
+// clientOK authenticates the OAuth2 client by HTTP Basic (RFC 6749 section
+// 2.3.1, form-url-encoded id and secret) or by client_id/client_secret form
+// fields. On failure it has answered 401 invalid_client.
+func (s *Server) clientOK(w http.ResponseWriter, r *http.Request) bool {
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			s.refuseClient(w, basic)
+			return false
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if s.cfg.ClientID != "" && subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.ClientID)) != 1 {
+		s.refuseClient(w, basic)
+		return false
+	}
+	if s.cfg.ClientSecret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) != 1 {
+		s.refuseClient(w, basic)
+		return false
+	}
+	return true
+}
+
+func (s *Server) refuseClient(w http.ResponseWriter, basic bool) {
+	if basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="demo"`)
+	}
+	s.log.Info("demoserver: client authentication failed")
+	writeError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+}
+
+// handleToken is the RFC 6749 token endpoint: password and refresh_token
+// grants.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	if !parseForm(w, r) || !s.clientOK(w, r) {
+		return
+	}
+	f := r.PostForm
+	switch gt := f.Get("grant_type"); gt {
+	case "password":
+		user, pass := f.Get("username"), f.Get("password")
+		if user == "" || pass == "" {
+			writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+			return
+		}
+		p, ok := s.login(user, pass, "oauth2")
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
+			return
+		}
+		writeJSON(w, http.StatusOK, s.oauth2Response(p, f.Get("scope")))
+	case "refresh_token":
+		rt := f.Get("refresh_token")
+		if rt == "" {
+			writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+			return
+		}
+		res := s.refresh(rt, "oauth2")
+		if res.reason != "" {
+			writeError(w, http.StatusBadRequest, "invalid_grant", res.reason)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.oauth2Response(res.pair, f.Get("scope")))
+	case "":
+		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
+	default:
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: password, refresh_token")
+	}
+}
+
+func (s *Server) oauth2Response(p pair, scope string) map[string]any {
+	resp := s.tokenResponse(p)
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp
+}
+
+// handleRevoke is the RFC 7009 revocation endpoint: 200 whether or not the
+// token was known; a refresh token revokes its whole family.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) || !s.clientOK(w, r) {
+		return
+	}
+	tok := r.PostForm.Get("token")
+	if tok == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "token is required")
+		return
+	}
+	if s.tokens.revokeToken(tok) {
+		s.stats.revocations.Add(1)
+		s.log.Info("demoserver: token revoked")
+	}
+	w.WriteHeader(http.StatusOK)
+}

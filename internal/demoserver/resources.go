@@ -1,0 +1,159 @@
+package demoserver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxLarge caps GET /api/large; defaultLarge is its size without ?bytes.
+const (
+	maxLarge     = 64 << 20
+	defaultLarge = 1 << 20
+)
+
+// userKey is the context key under which protect stores the user name.
+type userKey struct{}
+
+// item is a sample resource.
+type item struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
+// items returns the sample list (a fresh slice: no shared mutable state).
+func items() []item {
+	return []item{{1, "apple"}, {2, "banana"}, {3, "cherry"}}
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header (any
+// case of the scheme); present reports whether any Authorization header was
+// sent.
+func bearerToken(r *http.Request) (tok string, present bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", true
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// protect runs next only for a request with a valid access token; others get
+// 401 with an RFC 6750 challenge.
+func (s *Server) protect(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, present := bearerToken(r)
+		if !present {
+			s.unauthorized(w, `Bearer realm="demo"`, "missing access token")
+			return
+		}
+		reason := "malformed Authorization header"
+		var user string
+		if tok != "" {
+			user, reason = s.tokens.checkAccess(tok, s.cfg.Now())
+		}
+		if reason != "" {
+			s.unauthorized(w, `Bearer realm="demo", error="invalid_token", error_description="`+reason+`"`, reason)
+			return
+		}
+		s.stats.resources.Add(1)
+		next(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	}
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter, challenge, reason string) {
+	s.stats.unauthorized.Add(1)
+	s.log.Debug("demoserver: resource refused", "reason", reason)
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, http.StatusUnauthorized, "invalid_token", reason)
+}
+
+func userOf(r *http.Request) string {
+	u, _ := r.Context().Value(userKey{}).(string)
+	return u
+}
+
+func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request) {
+	u := userOf(r)
+	writeJSON(w, http.StatusOK, map[string]string{"user": u, "email": u + "@example.com"})
+}
+
+func (s *Server) handleItems(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, items())
+}
+
+func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	if err == nil {
+		for _, it := range items() {
+			if it.ID == id {
+				writeJSON(w, http.StatusOK, it)
+				return
+			}
+		}
+	}
+	writeError(w, http.StatusNotFound, "not_found", "no such item")
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "not_found", "no such resource")
+}
+
+// handleLarge streams ?bytes=N bytes (default 1 MiB, at most 64 MiB) of
+// application/octet-stream with a Content-Length, for download progress.
+func (s *Server) handleLarge(w http.ResponseWriter, r *http.Request) {
+	n := int64(defaultLarge)
+	if v := r.URL.Query().Get("bytes"); v != "" {
+		var err error
+		n, err = strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > maxLarge {
+			writeError(w, http.StatusBadRequest, "invalid_request", "bytes must be 0.."+strconv.Itoa(maxLarge))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	chunk := make([]byte, 32<<10)
+	for i := range chunk {
+		chunk[i] = byte('a' + i%26)
+	}
+	for n > 0 && r.Context().Err() == nil {
+		c := min(n, int64(len(chunk)))
+		if _, err := w.Write(chunk[:c]); err != nil {
+			return
+		}
+		n -= c
+	}
+}
+
+// handleEcho answers the JSON request body as it came.
+func (s *Server) handleEcho(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	if !json.Valid(b) {
+		writeError(w, http.StatusBadRequest, "invalid_request", "malformed JSON body")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// handleRedirect answers 302 to ?to=URL, for redirect tests.
+func (s *Server) handleRedirect(w http.ResponseWriter, r *http.Request) {
+	to := r.URL.Query().Get("to")
+	if to == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "to is required")
+		return
+	}
+	w.Header().Set("Location", to)
+	w.WriteHeader(http.StatusFound)
+}
