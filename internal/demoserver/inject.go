@@ -81,6 +81,8 @@ func (s *Server) wait(r *http.Request) bool {
 	if d <= 0 {
 		return true
 	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

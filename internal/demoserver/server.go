@@ -87,6 +87,9 @@ type Server struct {
 	// stopDelays is closed by StopDelays; stopOnce guards the close.
 	stopDelays chan struct{}
 	stopOnce   sync.Once
+	// waiting counts requests sleeping in a delay (lets tests know a
+	// request has arrived without timing it).
+	waiting atomic.Int64
 }
 
 // Stats is a snapshot of the server's counters, as answered by
