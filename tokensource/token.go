@@ -30,6 +30,10 @@ type Token struct {
 	// RefreshExpiry is when the refresh token expires. The zero value
 	// means unknown.
 	RefreshExpiry time.Time
+	// IssuedAt is when the token was received. A [Source] fills it in when
+	// it is zero; with Expiry it gives the token's lifetime, which scales
+	// the early-refresh margin.
+	IssuedAt time.Time
 
 	// authz caches the Authorization header value. It is filled in by
 	// prepare before a Source publishes the token, so reading it needs no

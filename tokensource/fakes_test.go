@@ -1,0 +1,224 @@
+package tokensource
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+)
+
+// stClock is a settable clock for Source tests.
+type stClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newSTClock() *stClock { return &stClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
+
+func (c *stClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// stGrant is an in-process authorization server behind the Grant
+// interface: it rotates refresh tokens, treats reuse as theft, and counts.
+type stGrant struct {
+	now        func() time.Time
+	ttl, rttl  time.Duration
+	noCreds    bool
+	omitRotate bool // refresh answers without a new refresh token
+
+	mu         sync.Mutex
+	seq        int
+	live       map[string]bool // refresh tokens that may be used
+	used       map[string]bool // refresh tokens already presented
+	logins     int
+	refreshes  int
+	reuses     int
+	refreshErr error         // returned by Refresh (a transient failure) while set
+	gate       chan struct{} // while non-nil, Refresh waits for it to close
+	started    chan struct{} // if non-nil, receives a value when Refresh starts
+}
+
+func newSTGrant(now func() time.Time) *stGrant {
+	return &stGrant{now: now, ttl: 15 * time.Minute, rttl: 12 * time.Hour,
+		live: map[string]bool{}, used: map[string]bool{}}
+}
+
+func (g *stGrant) issueLocked(rt string) *Token {
+	g.seq++
+	if rt == "" {
+		rt = fmt.Sprintf("rt-%d", g.seq)
+		g.live[rt] = true
+	}
+	now := g.now()
+	return &Token{AccessToken: fmt.Sprintf("at-%d", g.seq), TokenType: "bearer", RefreshToken: rt,
+		Expiry: now.Add(g.ttl), RefreshExpiry: now.Add(g.rttl)}
+}
+
+func (g *stGrant) Login(ctx context.Context) (*Token, error) {
+	if g.noCreds {
+		return nil, fmt.Errorf("%w: no password", ErrReauthRequired)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.logins++
+	return g.issueLocked(""), nil
+}
+
+func (g *stGrant) Refresh(ctx context.Context, rt string) (*Token, error) {
+	g.mu.Lock()
+	gate, started := g.gate, g.started
+	g.mu.Unlock()
+	if started != nil {
+		started <- struct{}{}
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refreshes++
+	if g.refreshErr != nil {
+		return nil, g.refreshErr
+	}
+	if g.used[rt] || !g.live[rt] {
+		if g.used[rt] {
+			g.reuses++
+		}
+		return nil, &TokenError{Op: "refresh", StatusCode: 400, Code: "invalid_grant", Rejected: true}
+	}
+	if g.omitRotate {
+		t := g.issueLocked(rt)
+		t.RefreshToken, t.RefreshExpiry = "", time.Time{}
+		return t, nil
+	}
+	g.used[rt], g.live[rt] = true, false
+	return g.issueLocked(""), nil
+}
+
+func (g *stGrant) counts() (logins, refreshes, reuses int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.logins, g.refreshes, g.reuses
+}
+
+func (g *stGrant) set(f func(g *stGrant)) {
+	g.mu.Lock()
+	f(g)
+	g.mu.Unlock()
+}
+
+// stStore is a map Store that can fail Puts and observe them.
+type stStore struct {
+	mu     sync.Mutex
+	m      map[string][]byte
+	putErr error
+	onPut  func(value []byte)
+	puts   int
+}
+
+func newSTStore() *stStore { return &stStore{m: map[string][]byte{}} }
+
+func (s *stStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	if !ok {
+		return nil, storage.ErrNotFound
+	}
+	return append([]byte(nil), v...), nil
+}
+
+func (s *stStore) Put(ctx context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	onPut, err := s.onPut, s.putErr
+	s.mu.Unlock()
+	if onPut != nil {
+		onPut(value)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.puts++
+	s.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (s *stStore) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}
+
+func (s *stStore) token(key string) *Token {
+	b, err := s.Get(context.Background(), key)
+	if err != nil {
+		return nil
+	}
+	t, err := DecodeToken(b)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// stLockingStore adds a Locker (one lock for all keys) to an stStore, as
+// two processes sharing a file store would see it.
+type stLockingStore struct {
+	*stStore
+	sem chan struct{}
+}
+
+func newSTLockingStore(s *stStore) *stLockingStore {
+	return &stLockingStore{stStore: s, sem: make(chan struct{}, 1)}
+}
+
+func (l *stLockingStore) Lock(ctx context.Context, key string) (func() error, error) {
+	select {
+	case l.sem <- struct{}{}:
+		return func() error { <-l.sem; return nil }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stEvents records events.
+type stEvents struct {
+	mu sync.Mutex
+	ev []Event
+}
+
+func (e *stEvents) add(ev Event) {
+	e.mu.Lock()
+	e.ev = append(e.ev, ev)
+	e.mu.Unlock()
+}
+
+func (e *stEvents) count(kind EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.ev {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
