@@ -1,0 +1,297 @@
+package tokensource
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gNow is the fixed clock of the grant tests: 2026-01-01T00:00:00Z.
+func gNow() time.Time { return time.Unix(1767225600, 0).UTC() }
+
+// gFast is a retry policy with millisecond waits.
+func gFast() RetryPolicy {
+	return RetryPolicy{MaxAttempts: 4, MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond, MaxRetryAfter: 2 * time.Millisecond}
+}
+
+// gRequest is what a gServer saw.
+type gRequest struct {
+	path, ctype, auth string
+	body              string
+}
+
+// gPeer is a loopback token endpoint whose answers a test scripts.
+type gPeer struct {
+	srv *httptest.Server
+
+	mu   sync.Mutex // guards reqs
+	reqs []gRequest
+	hits atomic.Int64
+}
+
+// gServer starts a token endpoint that records each request and answers
+// with h; it is closed when the test ends.
+func gServer(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int64)) *gPeer {
+	t.Helper()
+	p := &gPeer{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		p.mu.Lock()
+		p.reqs = append(p.reqs, gRequest{r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), string(body)})
+		p.mu.Unlock()
+		h(w, r, p.hits.Add(1))
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *gPeer) requests() []gRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]gRequest(nil), p.reqs...)
+}
+
+// gFile reads a recorded response from testdata/responses.
+func gFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "responses", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// gReply answers every request with status, content type and body.
+func gReply(status int, ctype string, body []byte) func(http.ResponseWriter, *http.Request, int64) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		if ctype != "" {
+			w.Header().Set("Content-Type", ctype)
+		}
+		w.WriteHeader(status)
+		w.Write(body)
+	}
+}
+
+// gJSON returns a JSONGrant pointed at p.
+func gJSON(p *gPeer) *JSONGrant {
+	return &JSONGrant{
+		LoginURL: p.srv.URL + "/login", RefreshURL: p.srv.URL + "/refresh", LogoutURL: p.srv.URL + "/logout",
+		Username: "alice", Password: "wonderland",
+		HTTPClient: p.srv.Client(), Retry: gFast(), Now: gNow,
+	}
+}
+
+// gPassword returns a PasswordGrant pointed at p.
+func gPassword(p *gPeer) *PasswordGrant {
+	return &PasswordGrant{
+		TokenURL: p.srv.URL + "/token", RevokeURL: p.srv.URL + "/revoke",
+		ClientID: "cli", ClientSecret: "s3cret", Scopes: []string{"openid", "email"},
+		Username: "alice", Password: "wonderland",
+		HTTPClient: p.srv.Client(), Retry: gFast(), Now: gNow,
+	}
+}
+
+// gGrants runs f against both grant kinds' refresh paths.
+func gGrants(p *gPeer) map[string]Grant {
+	return map[string]Grant{"json": gJSON(p), "password": gPassword(p)}
+}
+
+func gTokenError(t *testing.T, err error) *TokenError {
+	t.Helper()
+	var te *TokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("error %v (%T) is not a *TokenError", err, err)
+	}
+	return te
+}
+
+func TestRetryStatusCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []int // answers in order; the last one repeats
+		wantHits int64
+		wantOK   bool
+		wantCode int
+	}{
+		{"503 then 200", []int{503, 200}, 2, true, 0},
+		{"429 then 200", []int{429, 200}, 2, true, 0},
+		{"500 502 504 then 200", []int{500, 502, 504, 200}, 4, true, 0},
+		{"503 forever", []int{503}, 4, false, 503},
+		{"501 not retried", []int{501}, 1, false, 501},
+		{"400 not retried", []int{400}, 1, false, 400},
+		{"401 not retried", []int{401}, 1, false, 401},
+		{"404 not retried", []int{404}, 1, false, 404},
+	}
+	ok := gFile(t, "snake.json")
+	for _, tt := range tests {
+		for name, g := range map[string]func(*gPeer) Grant{
+			"json":     func(p *gPeer) Grant { return gJSON(p) },
+			"password": func(p *gPeer) Grant { return gPassword(p) },
+		} {
+			t.Run(tt.name+"/"+name, func(t *testing.T) {
+				p := gServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+					s := tt.statuses[min(int(n), len(tt.statuses))-1]
+					w.Header().Set("Content-Type", "application/json")
+					w.Header().Set("Retry-After", "120") // capped by the policy
+					w.WriteHeader(s)
+					if s == 200 {
+						w.Write(ok)
+					} else {
+						w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+					}
+				})
+				tok, err := g(p).Refresh(t.Context(), "rt-old")
+				if got := p.hits.Load(); got != tt.wantHits {
+					t.Errorf("endpoint hits = %d, want %d", got, tt.wantHits)
+				}
+				if tt.wantOK {
+					if err != nil || tok.AccessToken != "at-snake" {
+						t.Fatalf("Refresh() = %v, %v, want the token", tok, err)
+					}
+					return
+				}
+				te := gTokenError(t, err)
+				if te.StatusCode != tt.wantCode || te.Op != "refresh" {
+					t.Errorf("TokenError = %+v, want status %d op refresh", te, tt.wantCode)
+				}
+			})
+		}
+	}
+}
+
+func TestRetryGivesUpOnContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	p := gServer(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		cancel() // the caller gives up while the server is failing
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	g := gJSON(p)
+	g.Retry = RetryPolicy{MaxAttempts: 10, MinWait: time.Hour, MaxWait: time.Hour}
+	_, err := g.Refresh(ctx, "rt-old")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Refresh() error = %v, want context.Canceled", err)
+	}
+	if got := p.hits.Load(); got != 1 {
+		t.Errorf("endpoint hits = %d, want 1", got)
+	}
+}
+
+func TestRetryTransportErrorBeforeSend(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String() + "/refresh"
+	l.Close() // nothing listens: every attempt is refused
+	g := &JSONGrant{RefreshURL: url, Retry: gFast()}
+	_, err = g.Refresh(t.Context(), "rt-old")
+	te := gTokenError(t, err)
+	if te.StatusCode != 0 || te.Rejected || errors.Is(err, ErrReauthRequired) {
+		t.Errorf("TokenError = %+v, want a transient transport error", te)
+	}
+}
+
+// TestRefreshOutcomeUnknown drops the connection after the server has read
+// the refresh request (as if it rotated the token and the answer was lost),
+// then answers the retry with invalid_grant.
+func TestRefreshOutcomeUnknown(t *testing.T) {
+	for name, mk := range map[string]func(*gPeer) Grant{
+		"json":     func(p *gPeer) Grant { return gJSON(p) },
+		"password": func(p *gPeer) Grant { return gPassword(p) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := gServer(t, func(w http.ResponseWriter, _ *http.Request, n int64) {
+				if n == 1 {
+					conn, _, err := w.(http.Hijacker).Hijack()
+					if err == nil {
+						conn.Close()
+					}
+					return
+				}
+				gReply(400, "application/json", []byte(`{"error":"invalid_grant"}`))(w, nil, n)
+			})
+			_, err := mk(p).Refresh(t.Context(), "rt-old")
+			if !errors.Is(err, ErrRefreshOutcomeUnknown) || !errors.Is(err, ErrReauthRequired) {
+				t.Fatalf("Refresh() error = %v, want ErrRefreshOutcomeUnknown and ErrReauthRequired", err)
+			}
+			if got := p.hits.Load(); got != 2 {
+				t.Errorf("endpoint hits = %d, want 2", got)
+			}
+		})
+	}
+}
+
+func TestInsecureEndpoint(t *testing.T) {
+	tests := []struct {
+		url   string
+		allow bool
+		want  error
+	}{
+		{"http://auth.example.com/token", false, ErrInsecureEndpoint},
+		{"ftp://auth.example.com/token", true, ErrInsecureEndpoint},
+		{"http://auth.example.com:1/token", true, nil},
+		{"http://127.0.0.1:1/token", false, nil},
+		{"http://localhost:1/token", false, nil},
+		{"https://auth.example.com/token", false, nil},
+	}
+	for _, tt := range tests {
+		e := endpoint{allowInsecure: tt.allow}
+		if err := e.checkURL(tt.url); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+			t.Errorf("checkURL(%q, allow=%v) = %v, want %v", tt.url, tt.allow, err, tt.want)
+		}
+	}
+	g := &PasswordGrant{TokenURL: "http://auth.example.com/token", Username: "u", Password: "p"}
+	if _, err := g.Login(t.Context()); !errors.Is(err, ErrInsecureEndpoint) {
+		t.Errorf("PasswordGrant.Login() error = %v, want ErrInsecureEndpoint", err)
+	}
+	j := &JSONGrant{RefreshURL: "http://auth.example.com/refresh"}
+	if _, err := j.Refresh(t.Context(), "rt"); !errors.Is(err, ErrInsecureEndpoint) {
+		t.Errorf("JSONGrant.Refresh() error = %v, want ErrInsecureEndpoint", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := gNow()
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"7", 7 * time.Second, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"99999999999999", 24 * time.Hour, true},
+	}
+	for _, tt := range tests {
+		got, ok := retryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("retryAfter(%q) = %v, %v, want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	p := RetryPolicy{MaxRetryAfter: 3 * time.Second}
+	for attempt := range 40 {
+		d := p.backoff(100*time.Millisecond, 2*time.Second, attempt, nil)
+		if d < 50*time.Millisecond || d > 2*time.Second {
+			t.Errorf("backoff(attempt %d) = %v, want within [50ms, 2s]", attempt, d)
+		}
+	}
+	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}}
+	if d := p.backoff(time.Millisecond, time.Millisecond, 0, resp); d != 3*time.Second {
+		t.Errorf("backoff(Retry-After: 3600) = %v, want the 3s cap", d)
+	}
+}
