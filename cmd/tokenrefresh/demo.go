@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/storage/memory"
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/transport"
+)
+
+const demoUsage = `Usage:
+  tokenrefresh demo [--access-ttl 2s] [--refresh-ttl 7s] [--burst 20]
+
+Starts the demo server on a free loopback port with short token lifetimes
+and runs a client through it, printing a timeline:
+  1. sequential calls across several access-token expiries (each refresh
+     rotates the refresh token);
+  2. the server revokes every access token: the next call gets a 401, which
+     the transport intercepts, renews and retries;
+  3. a burst of concurrent calls on an expired token: one refresh serves all;
+  4. an idle pause past the refresh token's expiry: the client logs in again.
+Then a summary from the client's and the server's counters. With the
+default lifetimes it takes about 20 seconds. Exit status 0 means every
+request succeeded.
+`
+
+// demoPassword is the demo server's built-in password for "alice" (see
+// demoserver.Config). It is a published demo credential, not a secret.
+const demoPassword = "wonderland"
+
+type demoOptions struct {
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	burst      int
+	env        *env
+}
+
+func parseDemo(e *env, args []string) (func(context.Context) error, error) {
+	o := &demoOptions{env: e}
+	fs := newFlagSet("demo")
+	fs.DurationVar(&o.accessTTL, "access-ttl", 2*time.Second, "access token `lifetime`")
+	fs.DurationVar(&o.refreshTTL, "refresh-ttl", 7*time.Second, "refresh token `lifetime`")
+	fs.IntVar(&o.burst, "burst", 20, "`number` of concurrent requests in the burst")
+	if err := parseFlags(e, fs, demoUsage, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case o.accessTTL < 100*time.Millisecond:
+		return nil, errors.New("--access-ttl must be at least 100ms")
+	case o.refreshTTL < 2*o.accessTTL:
+		return nil, errors.New("--refresh-ttl must be at least twice --access-ttl")
+	case o.burst < 1 || o.burst > 1000:
+		return nil, errors.New("--burst must be between 1 and 1000")
+	}
+	return o.run, nil
+}
+
+// demo holds the client side of a demo run: the timeline and counters.
+type demo struct {
+	opts   *demoOptions
+	base   string
+	client *http.Client
+	tl     *timeline
+
+	requests, successes     atomic.Int64
+	logins, refreshes, e401 atomic.Int64
+}
+
+func (o *demoOptions) run(ctx context.Context) (err error) {
+	srv, err := demoserver.StartContext(ctx, "", demoserver.Config{AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	d := &demo{opts: o, base: srv.URL, tl: newTimeline(o.env.stdout, o.env.now)}
+	src := &tokensource.Source{
+		Grant: &tokensource.JSONGrant{
+			LoginURL:     srv.URL + "/auth/login",
+			RefreshURL:   srv.URL + "/auth/refresh",
+			LogoutURL:    srv.URL + "/auth/logout",
+			Username:     "alice",
+			PasswordFunc: func(context.Context) (string, error) { return demoPassword, nil },
+		},
+		Store:   memory.New(),
+		Key:     "demo",
+		OnEvent: d.event,
+	}
+	d.client = &http.Client{Transport: &transport.Transport{Source: src, OnEvent: d.event}}
+	fmt.Fprintf(o.env.stdout, "Demo server at %s (access tokens live %s, refresh tokens %s)\n",
+		srv.URL, o.accessTTL, o.refreshTTL)
+	if err := d.script(ctx, srv.Server); err != nil {
+		return err
+	}
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := src.Logout(closeCtx); err != nil {
+		return err
+	}
+	d.tl.printf("logout: session revoked on the server")
+	return d.summary(srv.Server.Stats())
+}
+
+// script runs the four phases described in demoUsage.
+func (d *demo) script(ctx context.Context, srv *demoserver.Server) error {
+	ttl := d.opts.accessTTL
+	d.tl.header("1. sequential calls across access-token expiries")
+	paths := []string{"/api/profile", "/api/items", "/api/items/1", "/api/items/2", "/api/items/3"}
+	for i := range 8 {
+		if i > 0 {
+			// 0.45 of a lifetime: some calls land in the early-refresh
+			// margin (background refresh), others after expiry.
+			if err := sleep(ctx, ttl*45/100); err != nil {
+				return err
+			}
+		}
+		d.call(ctx, paths[i%len(paths)], true)
+	}
+
+	d.tl.header("2. the server revokes every access token (say, a signing key rotated)")
+	srv.RevokeAccessTokens()
+	d.call(ctx, "/api/profile", true)
+
+	d.tl.header(fmt.Sprintf("3. %d concurrent calls once the access token has expired", d.opts.burst))
+	if err := sleep(ctx, ttl+ttl/10); err != nil {
+		return err
+	}
+	before, ok := d.refreshes.Load(), d.successes.Load()
+	var wg sync.WaitGroup
+	for i := range d.opts.burst {
+		wg.Go(func() { d.call(ctx, fmt.Sprintf("/api/items/%d", i%3+1), false) })
+	}
+	wg.Wait()
+	d.tl.printf("burst done: %d of %d succeeded, %d refresh(es) for all of them",
+		d.successes.Load()-ok, d.opts.burst, d.refreshes.Load()-before)
+
+	idle := d.opts.refreshTTL + d.opts.refreshTTL/10
+	d.tl.header(fmt.Sprintf("4. idle for %s, past the refresh token's expiry", idle.Round(10*time.Millisecond)))
+	if err := sleep(ctx, idle); err != nil {
+		return err
+	}
+	d.call(ctx, "/api/profile", true)
+	return ctx.Err()
+}
+
+// call GETs path and records the outcome; verbose prints a line for it.
+func (d *demo) call(ctx context.Context, path string, verbose bool) {
+	d.requests.Add(1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
+	if err != nil {
+		d.tl.printf("GET %s: %v", path, err)
+		return
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		d.tl.printf("GET %s failed: %s", path, oneLine(err.Error()))
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		d.successes.Add(1)
+	}
+	if verbose || resp.StatusCode/100 != 2 {
+		d.tl.printf("GET %s → %s", path, resp.Status)
+	}
+}
+
+// event prints a token-source or transport event on the timeline.
+func (d *demo) event(e tokensource.Event) {
+	switch e.Kind {
+	case tokensource.EventLogin:
+		if d.logins.Add(1) == 1 {
+			d.tl.printf("login ok in %s: new session", ms(e.Duration))
+		} else {
+			d.tl.printf("re-login ok in %s: the refresh token was dead, so the stored credentials were used", ms(e.Duration))
+		}
+	case tokensource.EventLoginFailed:
+		d.tl.printf("login failed: %s", oneLine(e.Err.Error()))
+	case tokensource.EventRefreshStarted:
+		d.tl.printf("refresh started: %s", describeTrigger(e.Trigger))
+	case tokensource.EventRefreshFinished:
+		d.refreshes.Add(1)
+		rot := ""
+		if e.Rotated {
+			rot = ", rotated: new refresh token saved before use, old one spent"
+		}
+		d.tl.printf("refresh ok in %s%s", ms(e.Duration), rot)
+	case tokensource.EventRefreshFailed:
+		d.tl.printf("refresh failed (%s): %s", describeTrigger(e.Trigger), oneLine(e.Err.Error()))
+	case tokensource.EventUnauthorized:
+		d.e401.Add(1)
+		d.tl.printf("401 intercepted → renew the token, then retry")
+	case tokensource.EventStaleRetry:
+		d.tl.printf("401 for a token already replaced → retry with the current one")
+	case tokensource.EventAdopted:
+		d.tl.printf("adopted a newer token from the store")
+	case tokensource.EventSaveFailed:
+		d.tl.printf("saving the token failed: %s", oneLine(e.Err.Error()))
+	}
+}
+
+func describeTrigger(t tokensource.Trigger) string {
+	switch t {
+	case tokensource.TriggerStartup:
+		return "no token yet"
+	case tokensource.TriggerEarly:
+		return "access token about to expire, in the background"
+	case tokensource.TriggerExpired:
+		return "access token expired"
+	case tokensource.TriggerRenew:
+		return "server rejected the token"
+	}
+	return string(t)
+}
+
+func ms(d time.Duration) string {
+	if d < time.Millisecond {
+		return "<1ms"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// summary prints the counters and fails unless every request succeeded.
+func (d *demo) summary(st demoserver.Stats) error {
+	w := d.opts.env.stdout
+	req, ok := d.requests.Load(), d.successes.Load()
+	fmt.Fprintf(w, "\nSummary after %s\n", d.tl.elapsed().Round(10*time.Millisecond))
+	fmt.Fprintf(w, "  client: %d requests, %d succeeded, %d failed; %d logins, %d refreshes, %d 401s intercepted\n",
+		req, ok, req-ok, d.logins.Load(), d.refreshes.Load(), d.e401.Load())
+	fmt.Fprintf(w, "  server: %d logins, %d refreshes, %d 401 answers, %d refresh-token reuses detected, %d revocations\n",
+		st.Logins, st.Refreshes, st.Unauthorized, st.ReuseDetections, st.Revocations)
+	if ok != req {
+		return fmt.Errorf("%d of %d demo requests failed", req-ok, req)
+	}
+	if st.ReuseDetections != 0 {
+		return fmt.Errorf("the server saw a refresh token reused %d times", st.ReuseDetections)
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// timeline prints lines stamped with the time since it started. It is safe
+// for concurrent use.
+type timeline struct {
+	now   func() time.Time
+	start time.Time
+	// mu serializes writes to w.
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newTimeline(w io.Writer, now func() time.Time) *timeline {
+	return &timeline{w: w, now: now, start: now()}
+}
+
+func (t *timeline) elapsed() time.Duration { return t.now().Sub(t.start) }
+
+func (t *timeline) printf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.w, "%+8.2fs  %s\n", t.elapsed().Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (t *timeline) header(title string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.w, "\n%s\n", title)
+}

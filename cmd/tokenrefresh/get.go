@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+
+	"github.com/tokenrefresh/tokenrefresh/transport"
+)
+
+const getUsage = `Usage:
+  tokenrefresh get [flags] URL...
+
+Fetches each URL with GET through the refreshing transport of the saved
+profile and writes the bodies, in argument order, to stdout (or -o FILE).
+An expired access token is refreshed first; a 401 makes the transport renew
+the token (rotating the refresh token, saved before use) and retry once; a
+dead refresh token leads to a new login with TOKENREFRESH_PASSWORD or a
+terminal prompt. Many URLs are fetched concurrently (--parallel) through one
+token source, so they share one refresh. Other tokenrefresh processes on the
+same profile share the stored session safely.
+
+A download to a file shows progress on stderr when stderr is a terminal.
+
+Exit status: 0 when every response is 2xx or 3xx; 4 when any response has
+status >= 400 (the body is still written); 3 when a new login is needed and
+no password is available non-interactively; 1 on other errors; 2 on usage
+errors.
+`
+
+type getOptions struct {
+	common
+	output   string
+	include  bool
+	parallel int
+	urls     []string
+	env      *env
+}
+
+func parseGet(e *env, args []string) (func(context.Context) error, error) {
+	o := &getOptions{env: e}
+	fs := newFlagSet("get")
+	o.register(fs)
+	fs.StringVar(&o.output, "o", "", "write bodies to `file` instead of stdout")
+	fs.BoolVar(&o.include, "i", false, "include the status line and response headers")
+	fs.IntVar(&o.parallel, "parallel", 4, "fetch at most `n` URLs at once")
+	if err := parseFlags(e, fs, getUsage, args); err != nil {
+		return nil, err
+	}
+	o.urls = fs.Args()
+	if len(o.urls) == 0 {
+		return nil, errors.New("at least one URL is required")
+	}
+	if o.parallel < 1 {
+		return nil, fmt.Errorf("--parallel must be at least 1, not %d", o.parallel)
+	}
+	for _, u := range o.urls {
+		if err := checkURL(u); err != nil {
+			return nil, err
+		}
+	}
+	return o.run, nil
+}
+
+// httpStatusError reports a response with status >= 400 (exit code 4).
+type httpStatusError struct {
+	url    string
+	status string
+}
+
+func (e *httpStatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.status) }
+
+func (o *getOptions) run(ctx context.Context) (err error) {
+	e := o.env
+	s, err := e.openSession(ctx, o.common)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.close(ctx); err == nil {
+			err = cerr
+		}
+	}()
+	client := &http.Client{Transport: &transport.Transport{Source: s.src}}
+
+	var out io.Writer = e.stdout
+	var file *os.File
+	if o.output != "" {
+		if file, err = os.Create(o.output); err != nil {
+			return err
+		}
+		out = file
+		if e.isTerminal(e.stderr) {
+			p := startProgress(e.stderr, e.now)
+			defer p.stop()
+			out = io.MultiWriter(file, p)
+		}
+	}
+	if len(o.urls) == 1 {
+		err = o.fetch(ctx, client, o.urls[0], out)
+	} else {
+		err = o.fetchAll(ctx, client, out)
+	}
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// fetchAll fetches every URL with at most o.parallel at once and writes the
+// bodies in argument order as each one's turn comes.
+func (o *getOptions) fetchAll(ctx context.Context, client *http.Client, out io.Writer) error {
+	type result struct {
+		body bytes.Buffer
+		err  error
+		done chan struct{}
+	}
+	results := make([]*result, len(o.urls))
+	for i := range results {
+		results[i] = &result{done: make(chan struct{})}
+	}
+	sem := make(chan struct{}, o.parallel)
+	var wg sync.WaitGroup
+	for i, u := range o.urls {
+		wg.Go(func() {
+			r := results[i]
+			defer close(r.done)
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				r.err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			r.err = o.fetch(ctx, client, u, &r.body)
+		})
+	}
+	defer wg.Wait()
+	failed, code := 0, exitOK
+	for _, r := range results {
+		<-r.done
+		if _, err := out.Write(r.body.Bytes()); err != nil {
+			return err
+		}
+		if r.err != nil {
+			failed++
+			code = max(code, severity(r.err))
+			fmt.Fprintf(o.env.stderr, "tokenrefresh get: %s\n", oneLine(r.err.Error()))
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return &codedError{code: fromSeverity(code), err: fmt.Errorf("%d of %d requests failed", failed, len(o.urls))}
+}
+
+// severity orders exit codes for several failures: re-login needed beats
+// other errors, which beat HTTP error statuses.
+func severity(err error) int {
+	switch exitCode(err) {
+	case exitReauth:
+		return 3
+	case exitHTTPErr:
+		return 1
+	}
+	return 2
+}
+
+func fromSeverity(s int) int {
+	return [...]int{exitOK, exitHTTPErr, exitError, exitReauth}[s]
+}
+
+// fetch GETs rawURL and writes the body (after the head with -i) to out.
+func (o *getOptions) fetch(ctx context.Context, client *http.Client, rawURL string, out io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if o.include {
+		fmt.Fprintf(out, "%s %s\r\n", resp.Proto, resp.Status)
+		if err := resp.Header.Write(out); err != nil {
+			return err
+		}
+		fmt.Fprint(out, "\r\n")
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		return fmt.Errorf("GET %s: reading body: %w", redactURL(req.URL), err)
+	}
+	if resp.StatusCode >= 400 {
+		return &httpStatusError{url: redactURL(req.URL), status: resp.Status}
+	}
+	return nil
+}
+
+// redactURL hides a password in the URL's user info.
+func redactURL(u *url.URL) string { return u.Redacted() }

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+const logoutUsage = `Usage:
+  tokenrefresh logout [flags]
+
+Revokes the session on the server when it offers a way (the OAuth2
+revocation endpoint or the JSON logout URL saved at login; best effort),
+then deletes the stored tokens. The profile itself is kept, so
+'tokenrefresh login' with just a password starts a new session.
+`
+
+type logoutOptions struct {
+	common
+	env *env
+}
+
+func parseLogout(e *env, args []string) (func(context.Context) error, error) {
+	o := &logoutOptions{env: e}
+	fs := newFlagSet("logout")
+	o.register(fs)
+	if err := parseFlags(e, fs, logoutUsage, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o.run, nil
+}
+
+func (o *logoutOptions) run(ctx context.Context) (err error) {
+	s, err := o.env.openSession(ctx, o.common)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.close(ctx); err == nil {
+			err = cerr
+		}
+	}()
+	if err := s.src.Logout(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.env.stdout, "Logged out %s (profile %s); tokens deleted from the %s store.\n",
+		s.prof.Username, s.name, s.backend)
+	return nil
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Login modes.
+const (
+	modeOAuth2 = "oauth2" // RFC 6749 token endpoint, password + refresh_token grants
+	modeJSON   = "json"   // in-house JSON login/refresh API
+)
+
+// profile is what "login" saves so that later commands need no flags. It
+// never holds a secret: the client secret is read from a file (whose path is
+// kept) or from the environment, and the password is never stored.
+type profile struct {
+	Mode string `json:"mode"`
+
+	// OAuth2 mode.
+	TokenURL         string   `json:"token_url,omitempty"`
+	RevokeURL        string   `json:"revoke_url,omitempty"`
+	ClientID         string   `json:"client_id,omitempty"`
+	ClientSecretFile string   `json:"client_secret_file,omitempty"`
+	Scopes           []string `json:"scopes,omitempty"`
+
+	// JSON mode.
+	LoginURL   string `json:"login_url,omitempty"`
+	RefreshURL string `json:"refresh_url,omitempty"`
+	LogoutURL  string `json:"logout_url,omitempty"`
+
+	Username string `json:"username"`
+	// Store is the backend asked for at login: auto, keyring or file.
+	Store string `json:"store"`
+	// Backend is the backend actually used: keyring or file. Later
+	// commands open exactly this one, so a session stored in the keyring is
+	// never silently looked for in files.
+	Backend string `json:"backend"`
+	// Key is the storage key of the session.
+	Key string `json:"key"`
+}
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+
+// configDir resolves the state directory: the flag, else
+// TOKENREFRESH_CONFIG_DIR, else the user's config directory.
+func (e *env) configDir(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if d := e.getenv("TOKENREFRESH_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no config directory: %w (use --config-dir or TOKENREFRESH_CONFIG_DIR)", err)
+	}
+	return filepath.Join(d, "tokenrefresh"), nil
+}
+
+func profilePath(dir, name string) (string, error) {
+	if !profileName.MatchString(name) {
+		return "", fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-'", name)
+	}
+	return filepath.Join(dir, "profiles", name+".json"), nil
+}
+
+// errNoProfile means the profile was never saved.
+var errNoProfile = errors.New("no such profile")
+
+func loadProfile(dir, name string) (*profile, error) {
+	path, err := profilePath(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("profile %q: %w; run `tokenrefresh login` first", name, errNoProfile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile %q: %w", name, err)
+	}
+	var p profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("profile %q: %s: %w", name, path, err)
+	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("profile %q: %s: %w", name, path, err)
+	}
+	return &p, nil
+}
+
+// saveProfile writes the profile atomically, 0600 in a 0700 directory.
+func saveProfile(dir, name string, p *profile) error {
+	path, err := profilePath(dir, name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".profile-*")
+	if err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	_, err = tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	return nil
+}
+
+func (p *profile) validate() error {
+	switch p.Mode {
+	case modeOAuth2:
+		if p.TokenURL == "" {
+			return errors.New("oauth2 profile without token_url")
+		}
+	case modeJSON:
+		if p.LoginURL == "" {
+			return errors.New("json profile without login_url")
+		}
+	default:
+		return fmt.Errorf("unknown mode %q", p.Mode)
+	}
+	if p.Username == "" {
+		return errors.New("profile without username")
+	}
+	return nil
+}
+
+// host is the authorization server's host, used in the storage key.
+func (p *profile) host() string {
+	raw := p.TokenURL
+	if p.Mode == modeJSON {
+		raw = p.LoginURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}

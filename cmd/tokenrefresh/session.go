@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+	"github.com/tokenrefresh/tokenrefresh/storage/auto"
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+)
+
+// keyringService is the OS keyring service name for every profile.
+const keyringService = "tokenrefresh"
+
+// closeTimeout bounds how long a command waits at exit for an in-flight
+// refresh to be saved. It runs even after Ctrl-C: abandoning a rotation
+// half-way would lose the session.
+const closeTimeout = 30 * time.Second
+
+// session is an opened profile: its store and a token source over it.
+type session struct {
+	name    string
+	dir     string
+	prof    *profile
+	store   storage.Store
+	backend string
+	grant   tokensource.Grant
+	src     *tokensource.Source
+}
+
+// openStore opens the token store: mode is auto, keyring or file.
+func openStore(ctx context.Context, dir, mode string) (storage.Store, string, error) {
+	store, backend, err := auto.Open(ctx, auto.Options{
+		Service: keyringService,
+		Dir:     filepath.Join(dir, "tokens"),
+		Mode:    auto.Mode(mode),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s store: %w", mode, err)
+	}
+	return store, string(backend), nil
+}
+
+// openProfile loads the profile named in c and opens the store its session
+// lives in, without building a token source.
+func (e *env) openProfile(ctx context.Context, c common) (*session, error) {
+	dir, err := e.configDir(c.configDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadProfile(dir, c.profile)
+	if err != nil {
+		return nil, err
+	}
+	store, backend, err := openStore(ctx, dir, p.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return &session{name: c.profile, dir: dir, prof: p, store: store, backend: backend}, nil
+}
+
+// openSession loads the profile named in c and builds its token source.
+// Re-login uses TOKENREFRESH_PASSWORD or a terminal prompt.
+func (e *env) openSession(ctx context.Context, c common) (*session, error) {
+	s, err := e.openProfile(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s.grant, err = e.newGrant(s.prof, "", e.passwordFunc(s.prof.Username))
+	if err != nil {
+		return nil, err
+	}
+	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key}
+	if e.isTerminal(e.stdin) {
+		// Leave time to type a password if re-login prompts.
+		s.src.RefreshTimeout = 3 * time.Minute
+	}
+	return s, nil
+}
+
+// close waits for in-flight refresh work to be saved, even when ctx was
+// cancelled by a signal.
+func (s *session) close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	if err := s.src.Close(ctx); err != nil {
+		return fmt.Errorf("saving session: %w", err)
+	}
+	return nil
+}
+
+// newGrant builds the grant for p. password is used when set; pw supplies
+// one when a login is needed later.
+func (e *env) newGrant(p *profile, password string, pw func(context.Context) (string, error)) (tokensource.Grant, error) {
+	switch p.Mode {
+	case modeOAuth2:
+		secret, err := e.clientSecret(p)
+		if err != nil {
+			return nil, err
+		}
+		return &tokensource.PasswordGrant{
+			TokenURL:     p.TokenURL,
+			RevokeURL:    p.RevokeURL,
+			ClientID:     p.ClientID,
+			ClientSecret: secret,
+			Scopes:       p.Scopes,
+			Username:     p.Username,
+			Password:     password,
+			PasswordFunc: pw,
+		}, nil
+	case modeJSON:
+		return &tokensource.JSONGrant{
+			LoginURL:     p.LoginURL,
+			RefreshURL:   p.RefreshURL,
+			LogoutURL:    p.LogoutURL,
+			Username:     p.Username,
+			Password:     password,
+			PasswordFunc: pw,
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown mode %q", p.Mode)
+}
+
+// clientSecret reads the OAuth2 client secret: TOKENREFRESH_CLIENT_SECRET,
+// else the file named in the profile, else none (a public client).
+func (e *env) clientSecret(p *profile) (string, error) {
+	if s := e.getenv("TOKENREFRESH_CLIENT_SECRET"); s != "" {
+		return s, nil
+	}
+	if p.ClientSecretFile == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(p.ClientSecretFile)
+	if err != nil {
+		// The path is not secret; its contents are never quoted.
+		return "", fmt.Errorf("client secret: %w", err)
+	}
+	s := strings.TrimSpace(string(data))
+	if s == "" {
+		return "", fmt.Errorf("client secret: %s is empty", p.ClientSecretFile)
+	}
+	return s, nil
+}
+
+// storeKey is the storage key of a profile's session.
+func storeKey(name string, p *profile) string {
+	return name + "/" + p.Username + "@" + p.host()
+}
+
+// codedError carries an explicit exit code, overriding the mapping in
+// exitCode.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
+	var he *httpStatusError
+	var ce *codedError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.Is(err, tokensource.ErrReauthRequired):
+		return exitReauth
+	case errors.As(err, &he):
+		return exitHTTPErr
+	}
+	return exitError
+}

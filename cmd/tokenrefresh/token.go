@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+const tokenUsage = `Usage:
+  tokenrefresh token [flags]
+
+Prints a valid access token and a newline, refreshing (or logging in again
+with TOKENREFRESH_PASSWORD) first if needed. This is the only command that
+prints a token; it is meant for scripts:
+
+  curl -H "Authorization: Bearer $(tokenrefresh token)" https://api.example.com/
+
+Exit status 3 means a new login is needed and no password was available.
+`
+
+type tokenOptions struct {
+	common
+	env *env
+}
+
+func parseToken(e *env, args []string) (func(context.Context) error, error) {
+	o := &tokenOptions{env: e}
+	fs := newFlagSet("token")
+	o.register(fs)
+	if err := parseFlags(e, fs, tokenUsage, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o.run, nil
+}
+
+func (o *tokenOptions) run(ctx context.Context) (err error) {
+	s, err := o.env.openSession(ctx, o.common)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.close(ctx); err == nil {
+			err = cerr
+		}
+	}()
+	tok, err := s.src.Token(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(o.env.stdout, tok.AccessToken)
+	return err
+}
