@@ -131,3 +131,53 @@ func refresh(t *testing.T, base, rt string) reply {
 	b, _ := json.Marshal(map[string]string{"refresh_token": rt})
 	return postJSON(t, base, "/auth/refresh", string(b))
 }
+
+// newClosableServer serves s over httptest without StopDelays at cleanup, so
+// a test can check that cancellation alone unblocks Close.
+func newClosableServer(t *testing.T, s *Server) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close) // Close is idempotent
+	return ts
+}
+
+// closeWithin closes ts and fails if that takes longer than a generous d.
+func closeWithin(t *testing.T, ts *httptest.Server, d time.Duration) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		ts.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("httptest.Server.Close did not return within %v", d)
+	}
+}
+
+// loginNoFatal and refreshNoFatal are for goroutines other than the test's.
+func loginNoFatal(base string) (access, refresh string) {
+	r, err := rawPost(base+"/auth/login", `{"username":"alice","password":"wonderland"}`)
+	if err != nil {
+		return "", ""
+	}
+	return r.str("access_token"), r.str("refresh_token")
+}
+
+func refreshNoFatal(base, rt string) (reply, error) {
+	b, _ := json.Marshal(map[string]string{"refresh_token": rt})
+	return rawPost(base+"/auth/refresh", string(b))
+}
+
+func rawPost(u, body string) (reply, error) {
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
+	_ = json.Unmarshal(b, &r.json)
+	return r, err
+}

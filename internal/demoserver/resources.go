@@ -100,7 +100,23 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "not_found", "no such item")
 }
 
+// handleNotFound answers /api/ paths no other route took: 405 when the path
+// exists for another method (the catch-all hides the mux's own 405), else
+// 404.
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		return
+	}
 	writeError(w, http.StatusNotFound, "not_found", "no such resource")
 }
 

@@ -1,0 +1,150 @@
+package demoserver
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentFamilies refreshes many families in parallel: every chain
+// must rotate cleanly, with no false reuse detection.
+func TestConcurrentFamilies(t *testing.T) {
+	s, ts := newTestServer(t, Config{})
+	const families, rounds = 16, 5
+	var wg sync.WaitGroup
+	errs := make(chan string, families)
+	for range families {
+		wg.Go(func() {
+			_, rt := loginNoFatal(ts.URL)
+			for range rounds {
+				r, err := refreshNoFatal(ts.URL, rt)
+				if err != nil || r.status != http.StatusOK {
+					errs <- "refresh failed"
+					return
+				}
+				rt = r.str("refresh_token")
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	st := s.Stats()
+	if st.Refreshes != families*rounds || st.ReuseDetections != 0 || st.ActiveFamilies != families {
+		t.Errorf("Stats() = %+v, want %d refreshes, no reuse, %d families", st, families*rounds, families)
+	}
+}
+
+// TestRaceSameRefreshToken presents one refresh token from two goroutines
+// at once: exactly one wins, the other is a reuse, and the family (the
+// winner's new pair included) is revoked.
+func TestRaceSameRefreshToken(t *testing.T) {
+	s, ts := newTestServer(t, Config{})
+	const rounds = 20
+	for i := range rounds {
+		_, rt := login(t, ts.URL)
+		var wg sync.WaitGroup
+		results := make([]reply, 2)
+		start := make(chan struct{})
+		for j := range results {
+			wg.Go(func() {
+				<-start
+				results[j], _ = refreshNoFatal(ts.URL, rt)
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		var winner reply
+		for _, r := range results {
+			switch {
+			case r.status == http.StatusOK:
+				wins++
+				winner = r
+			case r.str("error_description") != reasonReused:
+				t.Fatalf("round %d: loser got %d %s, want reuse", i, r.status, r.body)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("round %d: %d winners, want exactly 1", i, wins)
+		}
+		if got := get(t, ts.URL, "/api/profile", winner.str("access_token")); got.status != http.StatusUnauthorized {
+			t.Errorf("round %d: winner's access token = %d, want 401 (family revoked)", i, got.status)
+		}
+	}
+	if st := s.Stats(); st.ReuseDetections != rounds || st.ActiveFamilies != 0 {
+		t.Errorf("Stats() = %+v, want %d reuses, no active family", st, rounds)
+	}
+}
+
+// TestSweepBoundsMemory logs in and rotates for many simulated hours: the
+// store must not keep expired tokens or families.
+func TestSweepBoundsMemory(t *testing.T) {
+	clk := newFakeClock()
+	s := New(Config{AccessTTL: time.Minute, RefreshTTL: 10 * time.Minute, Now: clk.Now})
+	now := clk.Now
+	for i := range 5000 {
+		p := s.tokens.login("alice", now(), time.Minute, 10*time.Minute)
+		if res := s.tokens.redeem(p.refresh, now(), time.Minute, 10*time.Minute, true); res.reason != "" {
+			t.Fatalf("login %d: refresh refused: %s", i, res.reason)
+		}
+		clk.Advance(time.Second)
+	}
+	// Alive now: at most 600 seconds of issues (2 access, 2 refresh per
+	// second), plus what accumulated since the last sweep.
+	a, r, f := s.tokens.size()
+	if a > 2000 || r > 2000 || f > 1000 {
+		t.Errorf("store holds %d access, %d refresh, %d families after 5000 logins; want bounded by the TTL", a, r, f)
+	}
+}
+
+// TestLogsNoSecrets runs every token flow with a debug logger and checks
+// that no token value or password reached the log.
+func TestLogsNoSecrets(t *testing.T) {
+	var buf safeBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, ts := newTestServer(t, Config{Logger: log, Users: map[string]string{"alice": "pw-SECRET"}})
+	r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"pw-SECRET"}`)
+	at, rt := r.str("access_token"), r.str("refresh_token")
+	postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)
+	get(t, ts.URL, "/api/profile", at)
+	get(t, ts.URL, "/api/profile", "at_bogus-SECRET")
+	r2 := refresh(t, ts.URL, rt)
+	refresh(t, ts.URL, rt) // reuse
+	postForm(t, ts.URL, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-SECRET"}}, "c", "")
+	postForm(t, ts.URL, "/oauth2/revoke", url.Values{"token": {r2.str("refresh_token")}}, "c", "")
+	s.RevokeAll()
+	out := buf.String()
+	if !strings.Contains(out, "refresh token reused") {
+		t.Fatalf("log lacks the reuse line; got:\n%s", out)
+	}
+	for _, secret := range []string{at, rt, r2.str("access_token"), r2.str("refresh_token"), "SECRET"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains a secret %q...:\n%s", secret[:4], out)
+		}
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
