@@ -1,0 +1,142 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/transport"
+)
+
+// session is a real Source with a JSON grant against a demoserver on
+// loopback, and a client whose Transport is ours.
+type session struct {
+	demo   *demoserver.Server
+	url    string
+	src    *tokensource.Source
+	client *http.Client
+}
+
+func newSession(tb testing.TB, cfg demoserver.Config) *session {
+	tb.Helper()
+	demo := demoserver.New(cfg)
+	ts := httptest.NewServer(demo)
+	tb.Cleanup(ts.Close)
+	grantBase := &http.Transport{}
+	tb.Cleanup(grantBase.CloseIdleConnections)
+	src := &tokensource.Source{Grant: &tokensource.JSONGrant{
+		LoginURL:   ts.URL + "/auth/login",
+		RefreshURL: ts.URL + "/auth/refresh",
+		Username:   "alice",
+		Password:   "wonderland",
+		HTTPClient: &http.Client{Transport: grantBase, Timeout: 30 * time.Second},
+	}}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := src.Close(ctx); err != nil {
+			tb.Errorf("Source.Close() = %v", err)
+		}
+	})
+	base := &http.Transport{MaxIdleConnsPerHost: 64}
+	tb.Cleanup(base.CloseIdleConnections)
+	return &session{
+		demo:   demo,
+		url:    ts.URL,
+		src:    src,
+		client: &http.Client{Transport: &transport.Transport{Source: src, Base: base}},
+	}
+}
+
+func (s *session) get(tb testing.TB, path string) (int, string) {
+	tb.Helper()
+	resp, err := s.client.Get(s.url + path)
+	if err != nil {
+		tb.Errorf("GET %s: %v", path, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
+	s := newSession(t, demoserver.Config{})
+	if status, _ := s.get(t, "/api/profile"); status != 200 {
+		t.Fatalf("first GET = %d, want 200", status)
+	}
+	s.demo.RevokeAccessTokens()
+
+	const n = 200
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i], _ = s.get(t, "/api/items") })
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 200 {
+			t.Errorf("request %d: status %d, want 200", i, st)
+		}
+	}
+	st := s.demo.Stats()
+	if st.Refreshes != 1 || st.Logins != 1 || st.ReuseDetections != 0 {
+		t.Errorf("server stats: refreshes %d, logins %d, reuse detections %d; want 1, 1, 0",
+			st.Refreshes, st.Logins, st.ReuseDetections)
+	}
+}
+
+func TestIntegrationPostReplayedAfterRevocation(t *testing.T) {
+	s := newSession(t, demoserver.Config{})
+	if status, _ := s.get(t, "/api/profile"); status != 200 {
+		t.Fatalf("first GET = %d, want 200", status)
+	}
+	s.demo.RevokeAccessTokens()
+	resp, err := s.client.Post(s.url+"/api/echo", "application/json", strings.NewReader(`{"n":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != `{"n":1}` {
+		t.Errorf("POST = %d %q, want 200 with the body echoed", resp.StatusCode, b)
+	}
+	if got := s.demo.Stats().Refreshes; got != 1 {
+		t.Errorf("refreshes = %d, want 1", got)
+	}
+}
+
+func TestIntegrationRevokedSessionLogsInAgain(t *testing.T) {
+	s := newSession(t, demoserver.Config{Users: map[string]string{"alice": "wonderland"}})
+	if status, _ := s.get(t, "/api/profile"); status != 200 {
+		t.Fatalf("first GET = %d, want 200", status)
+	}
+	s.demo.RevokeAll()
+	// The refresh token is dead; the grant logs in again with its
+	// credentials, so the request still succeeds.
+	if status, _ := s.get(t, "/api/profile"); status != 200 {
+		t.Fatalf("GET after RevokeAll = %d, want 200 via re-login", status)
+	}
+	if st := s.demo.Stats(); st.Logins != 2 {
+		t.Errorf("logins = %d, want 2", st.Logins)
+	}
+}
+
+func TestIntegrationWrongPasswordIsReauthRequired(t *testing.T) {
+	s := newSession(t, demoserver.Config{Users: map[string]string{"alice": "other"}})
+	_, err := s.client.Get(s.url + "/api/profile")
+	if !errors.Is(err, tokensource.ErrReauthRequired) {
+		t.Fatalf("GET error = %v, want ErrReauthRequired", err)
+	}
+	if strings.Contains(err.Error(), "wonderland") {
+		t.Errorf("error %q contains the password", err)
+	}
+}
