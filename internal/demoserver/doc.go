@@ -25,6 +25,9 @@
 //     WWW-Authenticate: Bearer realm="demo", error="invalid_token" for an
 //     expired, revoked or unknown token.
 //   - GET /debug/stats: the counters of [Stats] as JSON.
+//   - POST /debug/revoke-access, /debug/revoke-all, /debug/fail and
+//     /debug/delay: the test hooks below, for a server in another process
+//     (loopback peers only).
 //
 // # Test hooks
 //

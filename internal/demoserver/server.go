@@ -173,7 +173,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /auth/logout", s.handleLogout)
 	m.HandleFunc("POST /oauth2/token", s.handleToken)
 	m.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
-	m.HandleFunc("GET /debug/stats", s.handleStats)
+	s.debugRoutes(m)
 	m.HandleFunc("GET /api/profile", s.protect(s.handleProfile))
 	m.HandleFunc("GET /api/items", s.protect(s.handleItems))
 	m.HandleFunc("GET /api/items/{id}", s.protect(s.handleItem))
@@ -210,10 +210,6 @@ func (s *Server) Stats() Stats {
 		InjectedFailures: s.stats.injected.Load(),
 		ActiveFamilies:   int64(s.tokens.activeFamilies(s.cfg.Now())),
 	}
-}
-
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Stats())
 }
 
 // writeJSON answers v as JSON with status.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -27,8 +28,9 @@ type Running struct {
 	// Server is the handler being served, for its test hooks and Stats.
 	Server *Server
 
-	srv  *http.Server
-	done chan struct{} // closed when the serve goroutine returns
+	srv      *http.Server
+	done     chan struct{} // closed when the serve goroutine returns
+	serveErr error         // written before done is closed
 	// closeOnce guards closeErr.
 	closeOnce sync.Once
 	closeErr  error
@@ -57,12 +59,20 @@ func Start(addr string, cfg Config) (*Running, error) {
 	r := &Running{
 		URL:    "http://" + ln.Addr().String(),
 		Server: s,
-		srv:    &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
-		done:   make(chan struct{}),
+		srv: &http.Server{
+			Handler:           s,
+			ReadHeaderTimeout: 10 * time.Second,
+			// net/http's own complaints go to cfg.Logger, not to the
+			// standard logger on stderr.
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		},
+		done: make(chan struct{}),
 	}
 	go func() {
 		defer close(r.done)
-		_ = r.srv.Serve(ln) // always ErrServerClosed after Close
+		if err := r.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			r.serveErr = fmt.Errorf("demoserver: serve: %w", err)
+		}
 	}()
 	return r, nil
 }
@@ -84,12 +94,15 @@ func StartContext(ctx context.Context, addr string, cfg Config) (*Running, error
 	return r, nil
 }
 
-// Done is closed once the server has stopped serving.
+// Done is closed once the server has stopped serving: after Close, or when
+// serving failed (Close then reports why).
 func (r *Running) Done() <-chan struct{} { return r.done }
 
 // Close stops delays, shuts the server down (waiting up to 5 seconds for
 // in-flight requests, then closing their connections) and waits for the
-// serve goroutine to return.
+// serve goroutine to return. It returns the error that stopped serving, if
+// it was not Close itself, or a shutdown failure; later calls return the
+// same.
 func (r *Running) Close() error {
 	r.closeOnce.Do(func() {
 		r.Server.StopDelays()
@@ -98,6 +111,8 @@ func (r *Running) Close() error {
 		if err := r.srv.Shutdown(ctx); err != nil {
 			r.closeErr = errors.Join(fmt.Errorf("demoserver: shutdown: %w", err), r.srv.Close())
 		}
+		<-r.done
+		r.closeErr = errors.Join(r.serveErr, r.closeErr)
 	})
 	<-r.done
 	return r.closeErr
