@@ -1,0 +1,5 @@
+// Package crossprocess holds the tests that run several processes against
+// one stored session: batch workers sharing a login, and a worker killed
+// with SIGKILL in the middle of a rotation. The tests re-execute their own
+// test binary as the child processes. The package has no API.
+package crossprocess
