@@ -281,14 +281,14 @@ func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
 // finish validates p and builds the Token; fallbackRefresh is kept when the
 // response has no refresh token.
 func (p *parsedToken) finish(now time.Time, fallbackRefresh string) (*Token, error) {
-	exp, err := expiryOf(p.expiresIn, p.expiresAt, now, "expires_in", false)
+	exp, err := expiryOf(p.expiresIn, p.expiresAt, now, "access token expiry", false)
 	if err != nil {
 		return nil, err
 	}
 	if exp.IsZero() {
 		exp, _ = jwtExpiry(p.access, now)
 	}
-	rexp, err := expiryOf(p.refreshIn, p.refreshAt, now, "refresh_expires_in", true)
+	rexp, err := expiryOf(p.refreshIn, p.refreshAt, now, "refresh token expiry", true)
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,12 @@ import (
 // again.
 var ErrRefreshOutcomeUnknown = errors.New("an earlier attempt was lost after the request was sent; the server probably used the refresh token")
 
-// maxExcerpt caps the body excerpt kept in a TokenError.
-const maxExcerpt = 200
+// maxExcerpt caps the body excerpt kept in a TokenError; excerptScan caps
+// how much of the body is looked at to make it.
+const (
+	maxExcerpt  = 200
+	excerptScan = 4096
+)
 
 // Patterns for values that must never reach an error message.
 var (
@@ -36,7 +40,13 @@ var (
 // mention tokens or secrets, JWT-shaped strings and long opaque strings.
 func redact(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = jsonSecretRE.ReplaceAllString(s, `${1}"<redacted>"`)
+	s = jsonSecretRE.ReplaceAllStringFunc(s, func(m string) string {
+		key := jsonSecretRE.FindStringSubmatch(m)[1]
+		if k := strings.ToLower(key); strings.Contains(k, "token_type") || strings.Contains(k, "tokentype") {
+			return m
+		}
+		return key + `"<redacted>"`
+	})
 	s = formSecretRE.ReplaceAllString(s, `${1}<redacted>`)
 	s = jwtRE.ReplaceAllString(s, "<redacted>")
 	return opaqueRE.ReplaceAllStringFunc(s, func(m string) string {
@@ -50,6 +60,13 @@ func redact(s string) string {
 
 // excerpt returns a short, redacted, single-line view of a body.
 func excerpt(body []byte) string {
+	if len(body) > excerptScan {
+		// Cut at a delimiter so no partial secret survives the cut.
+		body = body[:excerptScan]
+		if i := bytes.LastIndexAny(body, ",{}[]<>&\n\t "); i > 0 {
+			body = body[:i]
+		}
+	}
 	return truncate(spaceRE.ReplaceAllString(strings.TrimSpace(redact(string(body))), " "), maxExcerpt)
 }
 
