@@ -19,8 +19,8 @@ import (
 const shutdownTimeout = 5 * time.Second
 
 // Running is a [Server] listening on a real socket, started by [Start].
-// Call Close exactly once the server is no longer needed; it is safe to call
-// Close more than once.
+// The caller must call Close when done with it; Close and Done are safe for
+// concurrent use, and calling Close again is harmless.
 type Running struct {
 	// URL is the base URL, such as "http://127.0.0.1:41234" (no trailing
 	// slash).
