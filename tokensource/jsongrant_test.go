@@ -19,7 +19,7 @@ var gUpdate = flag.Bool("update-grants", false, "rewrite the grant tests' golden
 
 // gWant is the expected outcome of parsing a recorded success response.
 type gWant struct {
-	access, refresh, typ string
+	access, refresh, typ  string
 	expiry, refreshExpiry time.Duration // from gNow; 0 = zero time
 }
 
@@ -76,12 +76,12 @@ func TestJSONGrantShapes(t *testing.T) {
 
 // gErrorCase is a recorded response that must not yield a token.
 type gErrorCase struct {
-	file, ctype  string
-	status       int
-	rejected     bool
-	code         string
-	is           error // nil: no particular sentinel
-	notPassword  bool  // x/oauth2 would read this shape differently
+	file, ctype string
+	status      int
+	rejected    bool
+	code        string
+	is          error // nil: no particular sentinel
+	notPassword bool  // x/oauth2 would read this shape differently
 }
 
 var gErrorCases = []gErrorCase{

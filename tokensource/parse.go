@@ -181,6 +181,8 @@ func number(v any) (float64, bool) {
 		s = string(x)
 	case float64:
 		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
+	case int64: // x/oauth2's Extra on form-encoded responses
+		return float64(x), true
 	case string:
 		s = strings.TrimSpace(x)
 	default:
