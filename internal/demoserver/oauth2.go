@@ -22,31 +22,34 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// clientOK authenticates the OAuth2 client by HTTP Basic (RFC 6749 section
-// 2.3.1, form-url-encoded id and secret) or by client_id/client_secret form
-// fields. On failure it has answered 401 invalid_client.
+// clientOK authenticates the OAuth2 client by HTTP Basic or by
+// client_id/client_secret form fields. RFC 6749 section 2.3.1 form-encodes
+// Basic credentials (as x/oauth2 does); many clients send them raw, so both
+// readings are accepted. On failure it has answered 401 invalid_client.
 func (s *Server) clientOK(w http.ResponseWriter, r *http.Request) bool {
 	id, secret, basic := r.BasicAuth()
-	if basic {
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(id)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil {
-			s.refuseClient(w, basic)
-			return false
-		}
-	} else {
+	if !basic {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
+	ok := s.clientMatches(id, secret)
+	if !ok && basic {
+		uid, err1 := url.QueryUnescape(id)
+		usecret, err2 := url.QueryUnescape(secret)
+		ok = err1 == nil && err2 == nil && s.clientMatches(uid, usecret)
+	}
+	if !ok {
+		s.refuseClient(w, basic)
+	}
+	return ok
+}
+
+// clientMatches compares client credentials with the configured ones; an
+// empty configured value accepts anything.
+func (s *Server) clientMatches(id, secret string) bool {
 	if s.cfg.ClientID != "" && subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.ClientID)) != 1 {
-		s.refuseClient(w, basic)
 		return false
 	}
-	if s.cfg.ClientSecret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) != 1 {
-		s.refuseClient(w, basic)
-		return false
-	}
-	return true
+	return s.cfg.ClientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) == 1
 }
 
 func (s *Server) refuseClient(w http.ResponseWriter, basic bool) {

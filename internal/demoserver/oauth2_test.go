@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -105,6 +106,23 @@ func TestOAuth2Errors(t *testing.T) {
 	big := url.Values{"grant_type": {"password"}, "username": {string(make([]byte, maxBody))}}
 	if r := postForm(t, ts.URL, "/oauth2/token", big, "cli", "sec"); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized form = %d, want 413", r.status)
+	}
+}
+
+func TestOAuth2RawBasicCredentials(t *testing.T) {
+	_, ts := newTestServer(t, Config{ClientID: "cli", ClientSecret: "a+b%"})
+	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}}
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(pw.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("cli", "a+b%") // not form-encoded, as many clients send it
+	if r := do(t, req); r.status != http.StatusOK {
+		t.Errorf("raw Basic credentials = %d %s, want 200", r.status, r.body)
+	}
+	if r := postForm(t, ts.URL, "/oauth2/token", pw, "cli", "a+b%"); r.status != http.StatusOK {
+		t.Errorf("encoded Basic credentials = %d %s, want 200", r.status, r.body)
+	}
+	if r := postForm(t, ts.URL, "/oauth2/token", pw, "cli", "a b%"); r.status != http.StatusUnauthorized {
+		t.Errorf("wrong secret = %d, want 401", r.status)
 	}
 }
 
