@@ -92,6 +92,8 @@ type Server struct {
 	waiting atomic.Int64
 }
 
+var _ http.Handler = (*Server)(nil)
+
 // Stats is a snapshot of the server's counters, as answered by
 // GET /debug/stats.
 type Stats struct {
