@@ -1,0 +1,251 @@
+package keyring
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+	"github.com/tokenrefresh/tokenrefresh/storage/storagetest"
+)
+
+// requireEnv set to "require" (as .ci/with-keyring does) turns a missing
+// Secret Service into a failure instead of a skip.
+const requireEnv = "TOKENREFRESH_KEYRING_TEST"
+
+func required() bool { return os.Getenv(requireEnv) == "require" }
+
+// realStore returns a Store on the real OS keyring under a service name
+// unique to this run, or skips (fails in CI) when no keyring answers.
+func realStore(t *testing.T) *Store {
+	t.Helper()
+	s := New("tokenrefresh-test-" + rand.Text()[:10])
+	s.Timeout = 20 * time.Second // generous: a shared, noisy machine
+	s.LockDir = filepath.Join(t.TempDir(), "locks")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.Available(ctx); err != nil {
+		if required() {
+			t.Fatalf("%s=require but the OS keyring is unavailable: %v", requireEnv, err)
+		}
+		t.Skipf("no Secret Service (run under .ci/with-keyring to test the real keyring): %v", err)
+	}
+	return s
+}
+
+func TestRealConformance(t *testing.T) {
+	s := realStore(t)
+	storagetest.Run(t, func(t *testing.T) storage.Store { return s })
+}
+
+// TestRealChunkedConformance runs the suite with values split into many
+// keyring items, as on Windows and macOS.
+func TestRealChunkedConformance(t *testing.T) {
+	s := realStore(t)
+	s.ChunkSize = 8 << 10 // a 1 MiB value becomes ~170 items
+	storagetest.Run(t, func(t *testing.T) storage.Store { return s })
+}
+
+// secretTool runs secret-tool against the same Secret Service.
+func secretTool(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("secret-tool"); err != nil {
+		if required() {
+			t.Fatalf("secret-tool not found: %v", err)
+		}
+		t.Skip("secret-tool not installed")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "secret-tool", args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("secret-tool %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// TestRealCrossCheck proves the secret really is in the OS keyring, by
+// reading it back with secret-tool, and that we read what it writes.
+func TestRealCrossCheck(t *testing.T) {
+	s := realStore(t)
+	ctx := t.Context()
+	t.Cleanup(func() { _ = s.Delete(context.Background(), "cross") })
+	t.Cleanup(func() { _ = s.Delete(context.Background(), "chunked") })
+	if err := s.Put(ctx, "cross", []byte("refresh-me")); err != nil {
+		t.Fatal(err)
+	}
+	got := secretTool(t, "", "lookup", "service", s.Service(), "username", "cross")
+	if want := wholePrefix + base64.StdEncoding.EncodeToString([]byte("refresh-me")); got != want {
+		t.Errorf("secret-tool lookup = %q, want %q", got, want)
+	}
+
+	secretTool(t, wholePrefix+base64.StdEncoding.EncodeToString([]byte("from secret-tool")),
+		"store", "--label=tokenrefresh test", "service", s.Service(), "username", "cross")
+	if v, err := s.Get(ctx, "cross"); err != nil || string(v) != "from secret-tool" {
+		t.Errorf("Get after secret-tool store = %q, %v; want %q", v, err, "from secret-tool")
+	}
+
+	// A chunked value: the manifest and every chunk are keyring items.
+	s.ChunkSize = 64
+	big := bytes.Repeat([]byte("jwt."), 100)
+	if err := s.Put(ctx, "chunked", big); err != nil {
+		t.Fatal(err)
+	}
+	m, ok, err := parseManifest(secretTool(t, "", "lookup", "service", s.Service(), "username", "chunked"))
+	if !ok || err != nil || m.count != 9 {
+		t.Fatalf("manifest via secret-tool = %+v, %v, %v; want 9 chunks", m, ok, err)
+	}
+	var joined strings.Builder
+	for i := range m.count {
+		joined.WriteString(secretTool(t, "", "lookup", "service", s.Service()+chunkService, "username", m.chunkUser("chunked", i)))
+	}
+	if joined.String() != base64.StdEncoding.EncodeToString(big) {
+		t.Errorf("chunks read with secret-tool do not add up to the value")
+	}
+	if v, err := s.Get(ctx, "chunked"); err != nil || !bytes.Equal(v, big) {
+		t.Errorf("Get(chunked) = %d bytes, %v; want %d bytes", len(v), err, len(big))
+	}
+}
+
+// hangChildEnv carries the settings of a re-executed test binary that talks
+// to a stopped Secret Service (see TestRealHang).
+const hangChildEnv = "TOKENREFRESH_KEYRING_HANG_CHILD"
+
+// hangChild runs every operation against a Secret Service that never
+// answers and reports on stdout. Its abandoned goroutines die with it.
+func hangChild() int {
+	s := New("tokenrefresh-hang")
+	s.Timeout = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ops := []struct {
+		name string
+		fn   func() error
+	}{
+		{"get", func() error { _, err := s.Get(ctx, "k"); return err }},
+		{"put", func() error { return s.Put(ctx, "k", []byte("v")) }},
+		{"delete", func() error { return s.Delete(ctx, "k") }},
+		{"available", func() error { return s.Available(ctx) }},
+	}
+	code := 0
+	for _, op := range ops {
+		start := time.Now()
+		err := op.fn()
+		var ue *UnavailableError
+		if errors.As(err, &ue) && errors.Is(err, context.DeadlineExceeded) {
+			fmt.Printf("%s: unavailable after %v\n", op.name, time.Since(start).Round(time.Millisecond))
+			continue
+		}
+		fmt.Printf("%s: got %v, want *UnavailableError wrapping DeadlineExceeded\n", op.name, err)
+		code = 1
+	}
+	return code
+}
+
+// TestRealHang stops a real gnome-keyring-daemon (SIGSTOP) so it never
+// answers, and checks every operation returns the typed unavailable error
+// at its deadline. The daemon runs on its own private bus, so stopping it
+// cannot disturb other tests using the shared one, and the calls run in a
+// child process, whose blocked goroutines die with it.
+func TestRealHang(t *testing.T) {
+	addr, daemon := startPrivateKeyring(t)
+	if err := daemon.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Signal(syscall.SIGCONT) }) // runs before the kill
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), hangChildEnv+"=1", "DBUS_SESSION_BUS_ADDRESS="+addr)
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	if err != nil {
+		t.Fatalf("child: %v", err)
+	}
+	if n := strings.Count(string(out), "unavailable after"); n != 4 {
+		t.Errorf("%d operations reported unavailable, want 4", n)
+	}
+}
+
+// startPrivateKeyring starts a dbus-daemon and an unlocked
+// gnome-keyring-daemon on it, both stopped in t.Cleanup, and returns the bus
+// address and the keyring daemon's process.
+func startPrivateKeyring(t *testing.T) (string, *os.Process) {
+	t.Helper()
+	for _, bin := range []string{"dbus-daemon", "dbus-send", "gnome-keyring-daemon"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if required() {
+				t.Fatalf("%s not found: %v", bin, err)
+			}
+			t.Skipf("%s not installed (see .ci/install-keyring)", bin)
+		}
+	}
+	tmp := t.TempDir()
+	env := append(os.Environ(), "XDG_RUNTIME_DIR="+mkdir(t, tmp, "run"), "XDG_DATA_HOME="+mkdir(t, tmp, "data"))
+
+	bus := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1")
+	bus.Env = env
+	stdout, err := bus.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon address: %v", err)
+	}
+	addr = strings.TrimSpace(addr)
+	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
+
+	kd := exec.Command("gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets")
+	kd.Env = env
+	kd.Stdin = strings.NewReader(rand.Text())
+	if err := kd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kd.Process.Signal(syscall.SIGCONT); _ = kd.Process.Kill(); _ = kd.Wait() })
+	waitForOwner(t, env, kd.Process.Pid)
+	return addr, kd.Process
+}
+
+// waitForOwner polls (bounded) until the keyring daemon owns its bus name.
+func waitForOwner(t *testing.T, env []string, pid int) {
+	t.Helper()
+	for range 100 {
+		cmd := exec.Command("dbus-send", "--session", "--dest=org.freedesktop.DBus", "--print-reply",
+			"/org/freedesktop/DBus", "org.freedesktop.DBus.GetConnectionUnixProcessID", "string:org.freedesktop.secrets")
+		cmd.Env = env
+		out, _ := cmd.Output()
+		if strings.Contains(string(out), "uint32 "+strconv.Itoa(pid)) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("gnome-keyring-daemon did not own org.freedesktop.secrets within 10s")
+}
+
+func mkdir(t *testing.T, parent, name string) string {
+	t.Helper()
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
