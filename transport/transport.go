@@ -181,32 +181,41 @@ func (t *Transport) renew(ctx context.Context, tok *tokensource.Token) (*tokenso
 	return r.Renew(ctx, tok)
 }
 
+// inlineValues is how many header values (the Authorization value
+// included) a copied request carries without a separate allocation.
+const inlineValues = 8
+
+// authorized is a request copy together with room for its header values,
+// so that a request with few headers costs one allocation, not two.
+type authorized struct {
+	req  http.Request
+	vals [inlineValues]string
+}
+
 // withToken returns a shallow copy of req with its own Header map carrying
-// tok's Authorization value and with body as its Body. The header values
-// are copied into one backing array with room for the Authorization slot,
-// so the copy costs three allocations whatever the number of headers.
+// tok's Authorization value and with body as its Body. Header values are
+// copied (the caller's slices are never shared) into an array allocated
+// with the request; only requests with more than inlineValues-1 values
+// need one more allocation. The header map is walked once.
 func withToken(req *http.Request, tok *tokensource.Token, body io.ReadCloser) *http.Request {
-	r2 := new(http.Request)
+	a := new(authorized)
+	r2 := &a.req
 	*r2 = *req
 	r2.Body = body
 
-	n := 1
-	for _, vv := range req.Header {
-		n += len(vv)
-	}
-	vals := make([]string, n)
+	a.vals[0] = tok.AuthorizationValue()
+	free := a.vals[1:]
 	h := make(http.Header, len(req.Header)+1)
 	for k, vv := range req.Header {
-		if len(vv) == 0 {
-			h[k] = vv[:0:0]
-			continue
+		if len(vv) > len(free) {
+			// Room for this header and, typically, the rest of them.
+			free = make([]string, max(len(vv), len(req.Header)))
 		}
-		m := copy(vals, vv)
-		h[k] = vals[:m:m]
-		vals = vals[m:]
+		m := copy(free, vv)
+		h[k] = free[:m:m]
+		free = free[m:]
 	}
-	vals[0] = tok.AuthorizationValue()
-	h["Authorization"] = vals[:1:1]
+	h["Authorization"] = a.vals[:1:1]
 	r2.Header = h
 	return r2
 }

@@ -241,3 +241,36 @@ func TestConcurrent401sRefreshOnce(t *testing.T) {
 		t.Errorf("refreshes = %d, want exactly 1", refreshes)
 	}
 }
+
+func TestWithTokenCopiesHeaders(t *testing.T) {
+	for _, n := range []int{0, 1, 6, 7, 8, 20} {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/", nil)
+		for i := range n {
+			k := "X-H" + strings.Repeat("a", i)
+			req.Header.Add(k, "v1")
+			if i%3 == 0 {
+				req.Header.Add(k, "v2")
+			}
+		}
+		before := req.Header.Clone()
+		tok := &tokensource.Token{AccessToken: "t0"}
+		r2 := withToken(req, tok, nil)
+		if got := r2.Header.Get("Authorization"); got != "Bearer t0" {
+			t.Errorf("%d headers: Authorization = %q", n, got)
+		}
+		for k, vv := range before {
+			if got := r2.Header[k]; strings.Join(got, ",") != strings.Join(vv, ",") {
+				t.Errorf("%d headers: copy of %s = %q, want %q", n, k, got, vv)
+			}
+			// Writing through the copy must not reach the caller's request.
+			r2.Header[k][0] = "changed"
+			r2.Header[k] = append(r2.Header[k], "more")
+		}
+		if !maps.EqualFunc(req.Header, before, func(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }) {
+			t.Errorf("%d headers: caller's headers changed to %v", n, req.Header)
+		}
+		if len(r2.Header) != len(before)+1 {
+			t.Errorf("%d headers: copy has %d keys, want %d", n, len(r2.Header), len(before)+1)
+		}
+	}
+}
