@@ -140,7 +140,7 @@ func jsonErrorInfo(obj map[string]any) errorInfo {
 		}
 	}
 	if info.code == "" {
-		info.code = str(obj, "error_code", "errorCode", "code", "type")
+		info.code = str(obj, "error_code", "errorCode", "code")
 	}
 	if info.description == "" {
 		info.description = str(obj, "error_description", "errorDescription", "message", "msg",
