@@ -100,11 +100,6 @@ func gPassword(p *gPeer) *PasswordGrant {
 	}
 }
 
-// gGrants runs f against both grant kinds' refresh paths.
-func gGrants(p *gPeer) map[string]Grant {
-	return map[string]Grant{"json": gJSON(p), "password": gPassword(p)}
-}
-
 func gTokenError(t *testing.T, err error) *TokenError {
 	t.Helper()
 	var te *TokenError
@@ -294,4 +289,53 @@ func TestBackoffBounds(t *testing.T) {
 	if d := p.backoff(time.Millisecond, time.Millisecond, 0, resp); d != 3*time.Second {
 		t.Errorf("backoff(Retry-After: 3600) = %v, want the 3s cap", d)
 	}
+}
+
+// TestSharedRetrySchedule: 1000 requests waiting on a failing token
+// endpoint share the Source's single refresh and its one retry schedule, so
+// the endpoint sees a few calls, not one (or four) per request.
+func TestSharedRetrySchedule(t *testing.T) {
+	const waiters = 1000
+	release := make(chan struct{})
+	p := gServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n == 1 {
+			select { // hold the first attempt until every waiter is calling
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	g := gJSON(p)
+	g.Retry = RetryPolicy{MaxAttempts: 4, MinWait: 20 * time.Millisecond, MaxWait: 40 * time.Millisecond}
+	src := &Source{Grant: g, Now: gNow}
+	t.Cleanup(func() { src.Close(context.Background()) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var calling sync.WaitGroup
+	calling.Add(waiters)
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			calling.Done()
+			_, err := src.Token(ctx)
+			errs <- err
+		}()
+	}
+	calling.Wait()
+	close(release)
+	for range waiters {
+		err := <-errs
+		var te *TokenError
+		if !errors.As(err, &te) || te.StatusCode != http.StatusServiceUnavailable || errors.Is(err, ErrReauthRequired) {
+			t.Fatalf("Token() error = %v, want a transient 503 TokenError", err)
+		}
+	}
+	// One refresh makes 4 attempts; allow a few late joiners to start
+	// another, but nothing near one schedule per request.
+	if n := p.hits.Load(); n < 4 || n > 4*5 {
+		t.Errorf("endpoint hits = %d for %d waiting requests, want 4 (one shared schedule), at most 20", n, waiters)
+	}
+	t.Logf("endpoint hits = %d for %d waiting requests", p.hits.Load(), waiters)
 }
