@@ -157,6 +157,7 @@ func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 		next = http.DefaultTransport
 	}
 	hc.Transport = traceTransport{next: next, tr: tr}
+	hc.CheckRedirect = e.checkRedirect(base.CheckRedirect)
 	return &retryablehttp.Client{
 		HTTPClient:   &hc,
 		Logger:       nil, // its default logger prints every URL to stderr
@@ -175,6 +176,23 @@ func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 					slog.Int("attempt", n+1), slog.String("host", req.URL.Host))
 			}
 		},
+	}
+}
+
+// checkRedirect refuses a redirect that would carry credentials to an
+// insecure URL, then applies the caller's policy (nil: at most 10 hops).
+func (e endpoint) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if err := e.checkURL(req.URL.String()); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
 	}
 }
 
@@ -199,7 +217,8 @@ func permanent(err error) bool {
 	var certErr *tls.CertificateVerificationError
 	var hostErr x509.HostnameError
 	var authErr x509.UnknownAuthorityError
-	return errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &authErr)
+	return errors.Is(err, ErrInsecureEndpoint) ||
+		errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &authErr)
 }
 
 // traceTransport notes when each attempt's request has been written.

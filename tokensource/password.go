@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -162,9 +163,21 @@ func (g *PasswordGrant) exchange(ctx context.Context, op, oldRefresh string,
 		return nil, transportError(op, rec.err)
 	case rec.reply == nil:
 		return nil, &TokenError{Op: op, Err: errors.New("tokensource: request not sent")}
-	case err != nil || rec.reply.tooLarge:
-		// Never wrap x/oauth2's error: its message quotes the body.
+	case rec.reply.tooLarge:
 		return nil, responseError(op, rec.reply, nil)
+	case err != nil:
+		// Never wrap x/oauth2's error: its message quotes the body. On a
+		// success status our parser gets a second look: it accepts JSON
+		// sent as text/plain and names what is wrong otherwise.
+		var cause error
+		if rec.reply.status >= 200 && rec.reply.status <= 299 {
+			tok, perr := g.parseOwn(rec.reply, oldRefresh)
+			if perr == nil {
+				return tok, nil
+			}
+			cause = perr
+		}
+		return nil, responseError(op, rec.reply, cause)
 	}
 	tok, err := g.convert(otok, oldRefresh)
 	if err != nil {
@@ -181,6 +194,18 @@ func (g *PasswordGrant) convert(otok *oauth2.Token, oldRefresh string) (*Token, 
 	p.refreshIn = extra(otok, "refresh_expires_in")
 	if p.refreshIn == nil {
 		p.refreshIn = extra(otok, "refresh_token_expires_in")
+	}
+	return p.finish(g.now(), oldRefresh)
+}
+
+// parseOwn reads a success body that x/oauth2 refused.
+func (g *PasswordGrant) parseOwn(r *reply, oldRefresh string) (*Token, error) {
+	if parseErrorBody(r.body, r.header.Get("Content-Type")).code != "" {
+		return nil, fmt.Errorf("%w: error code in a success response", ErrMalformedResponse)
+	}
+	p, err := parseTokenJSON(r.body, &JSONMapping{})
+	if err != nil {
+		return nil, err
 	}
 	return p.finish(g.now(), oldRefresh)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,47 @@ func TestRevokeNoop(t *testing.T) {
 	err := gPassword(p).Revoke(t.Context(), tok)
 	if te := gTokenError(t, err); te.Op != "revoke" || te.StatusCode != 503 {
 		t.Errorf("Revoke() against a failing server = %+v, want op revoke status 503", te)
+	}
+}
+
+func TestPasswordGrantSecondLook(t *testing.T) {
+	t.Run("JSON sent as text/plain", func(t *testing.T) {
+		p := gServer(t, gReply(200, "text/plain; charset=utf-8", gFile(t, "snake.json")))
+		tok, err := gPassword(p).Login(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		gCheckToken(t, tok, gWant{"at-snake", "rt-snake", "Bearer", 900 * time.Second, 12 * time.Hour})
+	})
+	t.Run("expires_in not a number", func(t *testing.T) {
+		p := gServer(t, gReply(200, "application/json", []byte(`{"access_token":"at-x","expires_in":"soon"}`)))
+		_, err := gPassword(p).Login(t.Context())
+		if !errors.Is(err, ErrMalformedResponse) || !strings.Contains(err.Error(), "expiry is not a number") {
+			t.Errorf("Login() error = %v, want a malformed expiry", err)
+		}
+	})
+	t.Run("200 with an error code", func(t *testing.T) {
+		body := []byte(`{"access_token":"at-x","error":"invalid_grant"}`)
+		p := gServer(t, gReply(200, "application/json", body))
+		_, err := gPassword(p).Refresh(t.Context(), "rt-old")
+		if te := gTokenError(t, err); !te.Rejected || te.Code != "invalid_grant" {
+			t.Errorf("Refresh() error = %+v, want a rejected invalid_grant", te)
+		}
+	})
+}
+
+func TestRedirectToInsecureURL(t *testing.T) {
+	p := gServer(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		http.Redirect(w, r, "http://auth.example.com/token", http.StatusTemporaryRedirect)
+	})
+	for _, g := range []Grant{gJSON(p), gPassword(p)} {
+		p.hits.Store(0)
+		_, err := g.Login(t.Context())
+		if !errors.Is(err, ErrInsecureEndpoint) {
+			t.Errorf("%T.Login() error = %v, want ErrInsecureEndpoint", g, err)
+		}
+		if n := p.hits.Load(); n != 1 {
+			t.Errorf("%T: endpoint hits = %d, want 1 (not retried)", g, n)
+		}
 	}
 }
