@@ -1,14 +1,17 @@
 package tokensource
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -338,4 +341,35 @@ func TestSharedRetrySchedule(t *testing.T) {
 		t.Errorf("endpoint hits = %d for %d waiting requests, want 4 (one shared schedule), at most 20", n, waiters)
 	}
 	t.Logf("endpoint hits = %d for %d waiting requests", p.hits.Load(), waiters)
+}
+
+// TestRetryLogging: retries are logged only through the grant's Logger,
+// without secrets, and go-retryablehttp's own stderr logger is never on.
+func TestRetryLogging(t *testing.T) {
+	var tr callTrace
+	if l := (endpoint{}).retrying(&tr).Logger; l != nil {
+		t.Fatalf("retryablehttp Logger = %v, want nil", l)
+	}
+	var buf bytes.Buffer
+	p := gServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		gReply(200, "application/json", gFile(t, "snake.json"))(w, r, n)
+	})
+	g := gJSON(p)
+	g.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, err := g.Login(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "token endpoint retry") || !strings.Contains(out, "attempt=2") {
+		t.Errorf("log = %q, want one retry record", out)
+	}
+	for _, secret := range []string{"wonderland", "at-snake", "rt-snake"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log %q leaks %q", out, secret)
+		}
+	}
 }
