@@ -56,8 +56,9 @@ func parseDemo(e *env, args []string) (func(context.Context) error, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	switch {
-	case o.accessTTL < 100*time.Millisecond:
-		return nil, errors.New("--access-ttl must be at least 100ms")
+	case o.accessTTL < time.Second || o.accessTTL%time.Second != 0 || o.refreshTTL%time.Second != 0:
+		// Token endpoints speak expires_in in whole seconds.
+		return nil, errors.New("--access-ttl and --refresh-ttl must be whole seconds, at least 1s")
 	case o.refreshTTL < 2*o.accessTTL:
 		return nil, errors.New("--refresh-ttl must be at least twice --access-ttl")
 	case o.burst < 1 || o.burst > 1000:

@@ -29,9 +29,9 @@ same profile share the stored session safely.
 A download to a file shows progress on stderr when stderr is a terminal.
 
 Exit status: 0 when every response is 2xx or 3xx; 4 when any response has
-status >= 400 (the body is still written); 3 when a new login is needed and
-no password is available non-interactively; 1 on other errors; 2 on usage
-errors.
+status >= 400 (the body is still written); 3 when re-login is needed and no
+password is available non-interactively (set TOKENREFRESH_PASSWORD or run
+'tokenrefresh login'); 1 on other errors; 2 on usage errors.
 `
 
 type getOptions struct {
@@ -87,7 +87,7 @@ func (o *getOptions) run(ctx context.Context) (err error) {
 			err = cerr
 		}
 	}()
-	client := &http.Client{Transport: &transport.Transport{Source: s.src}}
+	client := &http.Client{Transport: &transport.Transport{Source: s.src, Logger: s.src.Logger}}
 
 	var out io.Writer = e.stdout
 	var file *os.File

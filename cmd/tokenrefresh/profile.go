@@ -66,7 +66,7 @@ func (e *env) configDir(flagValue string) (string, error) {
 
 func profilePath(dir, name string) (string, error) {
 	if !profileName.MatchString(name) {
-		return "", fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' or '-'", name)
+		return "", usageErr("invalid profile name %q: use letters, digits, '.', '_' or '-'", name)
 	}
 	return filepath.Join(dir, "profiles", name+".json"), nil
 }

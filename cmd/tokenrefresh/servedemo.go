@@ -54,8 +54,9 @@ func parseServeDemo(e *env, args []string) (func(context.Context) error, error) 
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.accessTTL <= 0 || o.refreshTTL <= 0 {
-		return nil, fmt.Errorf("--access-ttl and --refresh-ttl must be positive")
+	if o.accessTTL < time.Second || o.refreshTTL < time.Second {
+		// expires_in is sent in whole seconds.
+		return nil, fmt.Errorf("--access-ttl and --refresh-ttl must be at least 1s")
 	}
 	return o.run, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,12 +76,21 @@ func (e *env) openSession(ctx context.Context, c common) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key}
+	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key, Logger: e.logger()}
 	if e.isTerminal(e.stdin) {
 		// Leave time to type a password if re-login prompts.
 		s.src.RefreshTimeout = 3 * time.Minute
 	}
 	return s, nil
+}
+
+// logger returns a debug logger on stderr when TOKENREFRESH_DEBUG is set,
+// else nil (silent). Records never contain a token.
+func (e *env) logger() *slog.Logger {
+	if e.getenv("TOKENREFRESH_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // close waits for in-flight refresh work to be saved, even when ctx was

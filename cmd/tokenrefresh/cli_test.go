@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+)
+
+func TestHelpGolden(t *testing.T) {
+	cases := [][]string{{"--help"}}
+	for _, c := range commands() {
+		cases = append(cases, []string{c.name, "--help"})
+	}
+	for _, args := range cases {
+		name := "help-" + args[0] + ".golden"
+		if args[0] == "--help" {
+			name = "help-tokenrefresh.golden"
+		}
+		t.Run(name, func(t *testing.T) {
+			te := newTestEnv(t, "")
+			if code := te.run(t, args...); code != exitOK {
+				t.Fatalf("run(%q) = %d, want 0; stderr: %s", args, code, te.errOut.String())
+			}
+			if te.errOut.Len() != 0 {
+				t.Errorf("--help wrote to stderr: %q", te.errOut.String())
+			}
+			golden(t, name, te.out.String())
+		})
+	}
+}
+
+func TestHelpDocumentsExitCodes(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"get", "--help"}} {
+		te := newTestEnv(t, "")
+		te.run(t, args...)
+		for _, want := range []string{"3", "re-login", "4", ">= 400"} {
+			if !strings.Contains(te.out.String(), want) {
+				t.Errorf("%q help lacks %q", args, want)
+			}
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string // in the one stderr line
+	}{
+		{"no command", nil, "Usage:"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"get", "--nope", "http://127.0.0.1/"}, "flag provided but not defined: -nope"},
+		{"get without URL", []string{"get"}, "at least one URL is required"},
+		{"get bad URL", []string{"get", "ftp://x/"}, `invalid URL "ftp://x/"`},
+		{"get parallel 0", []string{"get", "--parallel", "0", "http://127.0.0.1/"}, "--parallel must be at least 1"},
+		{"login both modes", []string{"login", "--token-url", "http://127.0.0.1/t", "--login-url", "http://127.0.0.1/l"}, "exclusive"},
+		{"login bad store", []string{"login", "--store", "cloud"}, "--store must be auto, keyring or file"},
+		{"login new profile without URL", []string{"login", "--username", "alice"}, "--token-url or --login-url is required"},
+		{"login without username", []string{"login", "--login-url", "http://127.0.0.1/l"}, "--username is required"},
+		{"login without password", []string{"login", "--login-url", "http://127.0.0.1/l", "--username", "a"}, "no password"},
+		{"status extra arg", []string{"status", "x"}, `unexpected argument "x"`},
+		{"bad profile name", []string{"status", "--profile", "../x"}, "invalid profile name"},
+		{"demo bad ttl", []string{"demo", "--access-ttl", "1s", "--refresh-ttl", "1s"}, "at least twice"},
+		{"demo sub-second ttl", []string{"demo", "--access-ttl", "1500ms"}, "whole seconds"},
+		{"bad duration", []string{"serve-demo", "--access-ttl", "soon"}, "invalid value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			te := newTestEnv(t, "")
+			if code := te.run(t, tc.args...); code != exitUsage {
+				t.Errorf("run(%q) = %d, want %d; stderr: %s", tc.args, code, exitUsage, te.errOut.String())
+			}
+			if !strings.Contains(te.errOut.String(), tc.want) {
+				t.Errorf("stderr = %q, want it to contain %q", te.errOut.String(), tc.want)
+			}
+			if tc.args != nil && strings.Count(te.errOut.String(), "\n") != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", strings.Count(te.errOut.String(), "\n"), te.errOut.String())
+			}
+			if te.out.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", te.out.String())
+			}
+		})
+	}
+}
+
+func TestNoProfileIsOneLineError(t *testing.T) {
+	te := newTestEnv(t, "")
+	if code := te.run(t, "token"); code != exitError {
+		t.Fatalf("token without profile = %d, want %d", code, exitError)
+	}
+	if got := te.errOut.String(); !strings.Contains(got, "run `tokenrefresh login` first") || strings.Count(got, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line pointing at login", got)
+	}
+}
+
+func TestParseFlagsInterspersed(t *testing.T) {
+	cases := []struct {
+		args     []string
+		wantOut  string
+		wantArgs []string
+	}{
+		{[]string{"-o", "f", "a", "b"}, "f", []string{"a", "b"}},
+		{[]string{"a", "-o", "f", "b"}, "f", []string{"a", "b"}},
+		{[]string{"a", "b", "-o", "f"}, "f", []string{"a", "b"}},
+		{[]string{"a", "--", "-o", "f"}, "", []string{"a", "-o", "f"}},
+	}
+	for _, tc := range cases {
+		te := newTestEnv(t, "")
+		fs := newFlagSet("x")
+		out := fs.String("o", "", "")
+		if err := parseFlags(&te.env, fs, "", tc.args); err != nil {
+			t.Fatalf("parseFlags(%q) = %v", tc.args, err)
+		}
+		if *out != tc.wantOut || fmt.Sprint(fs.Args()) != fmt.Sprint(tc.wantArgs) {
+			t.Errorf("parseFlags(%q): -o %q args %q, want %q %q", tc.args, *out, fs.Args(), tc.wantOut, tc.wantArgs)
+		}
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	rejected := &tokensource.TokenError{Op: "refresh", StatusCode: 401, Rejected: true}
+	cases := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, exitOK},
+		{"plain", errors.New("boom"), exitError},
+		{"reauth", fmt.Errorf("transport: token: %w", tokensource.ErrReauthRequired), exitReauth},
+		{"no password", fmt.Errorf("x: %w", errNoPassword), exitReauth},
+		{"rejected refresh", rejected, exitReauth},
+		{"http status", &httpStatusError{url: "u", status: "404 Not Found"}, exitHTTPErr},
+		{"coded wins", &codedError{code: exitError, err: rejected}, exitError},
+		{"usage", usageErr("bad"), exitUsage},
+		{"flag help is not an exit code", flag.ErrHelp, exitError},
+	}
+	for _, tc := range cases {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("%s: exitCode(%v) = %d, want %d", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestReadPasswordLine(t *testing.T) {
+	cases := []struct {
+		in, want string
+		wantErr  bool
+	}{
+		{"secret\n", "secret", false},
+		{"secret", "secret", false},
+		{"secret\r\nmore\n", "secret", false},
+		{" spaced out \n", " spaced out ", false},
+		{"\n", "", true},
+		{"", "", true},
+	}
+	for _, tc := range cases {
+		got, err := readPasswordLine(strings.NewReader(tc.in))
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("readPasswordLine(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.in) && tc.in != "" && tc.in != "\n" {
+			t.Errorf("error %q quotes the input", err)
+		}
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	cases := map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"}
+	for in, want := range cases {
+		if got := formatBytes(in); got != want {
+			t.Errorf("formatBytes(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestProfileRoundTripHasNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	p := &profile{Mode: modeOAuth2, TokenURL: "https://auth.example.com/token", ClientID: "cli",
+		ClientSecretFile: "/etc/secret", Username: "alice", Store: "auto", Backend: "file", Key: "k"}
+	if err := saveProfile(dir, "work", p); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "profiles", "work.json")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("profile mode = %v, want 0600", fi.Mode().Perm())
+	}
+	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
+		t.Errorf("profiles dir mode = %v, want 0700", di.Mode().Perm())
+	}
+	got, err := loadProfile(dir, "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(*got) != fmt.Sprint(*p) {
+		t.Errorf("loadProfile = %+v, want %+v", *got, *p)
+	}
+	if _, err := loadProfile(dir, "other"); !errors.Is(err, errNoProfile) {
+		t.Errorf("loadProfile(missing) = %v, want errNoProfile", err)
+	}
+}
+
+func TestClientSecretSources(t *testing.T) {
+	te := newTestEnv(t, "")
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &profile{Mode: modeOAuth2, ClientSecretFile: file}
+	if got, err := te.clientSecret(p); got != "from-file" || err != nil {
+		t.Errorf("clientSecret from file = %q, %v", got, err)
+	}
+	te.vars["TOKENREFRESH_CLIENT_SECRET"] = "from-env"
+	if got, err := te.clientSecret(p); got != "from-env" || err != nil {
+		t.Errorf("clientSecret from env = %q, %v", got, err)
+	}
+	delete(te.vars, "TOKENREFRESH_CLIENT_SECRET")
+	if err := os.WriteFile(file, []byte("top-secret-value"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.ClientSecretFile = filepath.Join(t.TempDir(), "missing")
+	if _, err := te.clientSecret(p); err == nil {
+		t.Error("clientSecret with a missing file: no error")
+	}
+}
+
+// seedSession saves a profile and a stored token as login would.
+func seedSession(t *testing.T, dir string, p *profile, tok *tokensource.Token) {
+	t.Helper()
+	if err := saveProfile(dir, "default", p); err != nil {
+		t.Fatal(err)
+	}
+	if tok == nil {
+		return
+	}
+	store, _, err := openStore(context.Background(), dir, "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tokensource.EncodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(context.Background(), p.Key, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusGolden(t *testing.T) {
+	const access, refresh = "AT-must-not-appear", "RT-must-not-appear"
+	cases := []struct {
+		name string
+		tok  *tokensource.Token
+	}{
+		{"active", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}},
+		{"refresh-due", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}},
+		{"login-needed", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(-2 * time.Hour), RefreshExpiry: fixedNow.Add(-time.Hour)}},
+		{"not-logged-in", nil},
+	}
+	for _, tc := range cases {
+		for _, asJSON := range []bool{false, true} {
+			name := "status-" + tc.name
+			args := []string{"status"}
+			if asJSON {
+				name += "-json"
+				args = append(args, "--json")
+			}
+			t.Run(name, func(t *testing.T) {
+				te := newTestEnv(t, "")
+				p := &profile{Mode: modeJSON, LoginURL: "https://auth.example.com/auth/login",
+					RefreshURL: "https://auth.example.com/auth/refresh", Username: "alice",
+					Store: "file", Backend: "file", Key: "default/alice@auth.example.com"}
+				seedSession(t, te.vars["TOKENREFRESH_CONFIG_DIR"], p, tc.tok)
+				if code := te.run(t, args...); code != exitOK {
+					t.Fatalf("status = %d, stderr: %s", code, te.errOut.String())
+				}
+				out := te.out.String()
+				if strings.Contains(out, access) || strings.Contains(out, refresh) {
+					t.Fatalf("status printed a token: %s", out)
+				}
+				golden(t, name+".golden", out)
+			})
+		}
+	}
+}
+
+func TestGetProgressOnTerminalOnly(t *testing.T) {
+	srv := startDemo(t, 0, 0)
+	for _, terminal := range []bool{false, true} {
+		t.Run(fmt.Sprint("terminal=", terminal), func(t *testing.T) {
+			te := newTestEnv(t, "")
+			te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
+			te.isTerminal = func(f any) bool { return terminal && f == te.stderr }
+			dir := te.vars["TOKENREFRESH_CONFIG_DIR"]
+			if code := te.run(t, "login", "--login-url", srv.URL+"/auth/login", "--refresh-url", srv.URL+"/auth/refresh",
+				"--username", "alice", "--store", "file"); code != exitOK {
+				t.Fatalf("login = %d: %s", code, te.errOut.String())
+			}
+			te.errOut.Reset()
+			out := filepath.Join(dir, "large.bin")
+			if code := te.run(t, "get", "-o", out, srv.URL+"/api/large?bytes=300000"); code != exitOK {
+				t.Fatalf("get = %d: %s", code, te.errOut.String())
+			}
+			fi, err := os.Stat(out)
+			if err != nil || fi.Size() != 300000 {
+				t.Fatalf("downloaded file: %v, %v; want 300000 bytes", fi, err)
+			}
+			progress := strings.Contains(te.errOut.String(), "B/s")
+			if progress != terminal {
+				t.Errorf("stderr = %q; progress shown = %v, want %v", te.errOut.String(), progress, terminal)
+			}
+		})
+	}
+}
+
+func TestGetNeedsReloginExit3(t *testing.T) {
+	srv := startDemo(t, time.Second, 2*time.Second)
+	te := newTestEnv(t, "wonderland\n")
+	if code := te.run(t, "login", "--login-url", srv.URL+"/auth/login", "--refresh-url", srv.URL+"/auth/refresh",
+		"--username", "alice", "--password-stdin", "--store", "file"); code != exitOK {
+		t.Fatalf("login = %d: %s", code, te.errOut.String())
+	}
+	srv.Server.RevokeAll()
+	te.errOut.Reset()
+	code := te.run(t, "get", srv.URL+"/api/profile")
+	if code != exitReauth {
+		t.Fatalf("get after revocation = %d, want %d; stderr: %s", code, exitReauth, te.errOut.String())
+	}
+	if got := te.errOut.String(); !strings.Contains(got, "tokenrefresh login") || strings.Count(got, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line with the login hint", got)
+	}
+	// With a password in the environment the same command logs in again.
+	te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
+	te.out.Reset()
+	if code := te.run(t, "get", srv.URL+"/api/profile"); code != exitOK {
+		t.Fatalf("get with TOKENREFRESH_PASSWORD = %d: %s", code, te.errOut.String())
+	}
+	if !strings.Contains(te.out.String(), "alice") {
+		t.Errorf("stdout = %q, want alice's profile", te.out.String())
+	}
+	if st := srv.Server.Stats(); st.Logins != 2 {
+		t.Errorf("server logins = %d, want 2 (login, then re-login)", st.Logins)
+	}
+}
+
+func TestDemoRuns(t *testing.T) {
+	te := newTestEnv(t, "")
+	te.now = time.Now
+	code := te.run(t, "demo", "--access-ttl", "1s", "--refresh-ttl", "2s", "--burst", "10")
+	out := te.out.String()
+	if code != exitOK {
+		t.Fatalf("demo = %d\nstdout:\n%s\nstderr: %s", code, out, te.errOut.String())
+	}
+	for _, want := range []string{"login ok", "401 intercepted", "rotated", "burst done: 10 of 10 succeeded",
+		"re-login ok", "Summary", "0 failed", "0 refresh-token reuses"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+)
+
+const (
+	e2eClientID     = "cli-test"
+	e2eClientSecret = "client-secret-for-tests"
+)
+
+// startDemo serves the demo server on loopback until the test ends. Zero
+// lifetimes mean the server's defaults.
+func startDemo(t *testing.T, access, refresh time.Duration) *demoserver.Running {
+	t.Helper()
+	srv, err := demoserver.Start("", demoserver.Config{
+		AccessTTL: access, RefreshTTL: refresh,
+		ClientID: e2eClientID, ClientSecret: e2eClientSecret,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// cli runs the built binary with a private config directory.
+type cli struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newCLI(t *testing.T) *cli {
+	dir := t.TempDir()
+	return &cli{t: t, dir: dir, env: []string{
+		"TOKENREFRESH_CONFIG_DIR=" + dir,
+		"HOME=" + dir,
+		"PATH=" + os.Getenv("PATH"),
+	}}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run executes tokenrefresh with args, stdin and extra environment, bounded
+// by a generous timeout.
+func (c *cli) run(stdin string, extraEnv []string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(append([]string{}, c.env...), extraEnv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		c.t.Fatalf("tokenrefresh %q: %v", args, err)
+	}
+	return result{code, out.String(), errOut.String()}
+}
+
+// must runs args and fails the test unless the exit code is want.
+func (c *cli) must(want int, stdin string, extraEnv []string, args ...string) result {
+	c.t.Helper()
+	r := c.run(stdin, extraEnv, args...)
+	if r.code != want {
+		c.t.Fatalf("tokenrefresh %q = exit %d, want %d\nstdout: %s\nstderr: %s", args, r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// loginArgs returns the login flags for mode against srv.
+func loginArgs(mode, url string) []string {
+	if mode == modeJSON {
+		return []string{"login", "--login-url", url + "/auth/login", "--refresh-url", url + "/auth/refresh",
+			"--logout-url", url + "/auth/logout", "--username", "alice", "--password-stdin", "--store", "file"}
+	}
+	return []string{"login", "--token-url", url + "/oauth2/token", "--revoke-url", url + "/oauth2/revoke",
+		"--client-id", e2eClientID, "--username", "alice", "--password-stdin", "--store", "file"}
+}
+
+func TestE2ESession(t *testing.T) {
+	for _, mode := range []string{modeJSON, modeOAuth2} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			srv := startDemo(t, time.Second, time.Minute)
+			c := newCLI(t)
+			if mode == modeOAuth2 {
+				c.env = append(c.env, "TOKENREFRESH_CLIENT_SECRET="+e2eClientSecret)
+			}
+			login := c.must(exitOK, "wonderland\n", nil, loginArgs(mode, srv.URL)...)
+			if !strings.Contains(login.stdout, "file store") {
+				t.Errorf("login does not say which store it used: %q", login.stdout)
+			}
+			get := c.must(exitOK, "", nil, "get", srv.URL+"/api/profile")
+			if !strings.Contains(get.stdout, `"alice"`) {
+				t.Errorf("get stdout = %q, want alice's profile", get.stdout)
+			}
+			// Past the access token's lifetime: the next get must refresh.
+			time.Sleep(1200 * time.Millisecond)
+			c.must(exitOK, "", nil, "get", srv.URL+"/api/items", srv.URL+"/api/items/1")
+			if st := srv.Server.Stats(); st.Refreshes < 1 || st.Logins != 1 {
+				t.Errorf("server stats after expiry: %+v, want >= 1 refresh and 1 login", st)
+			}
+			status := c.must(exitOK, "", nil, "status")
+			for _, want := range []string{"Mode:", mode, "alice", "Store:", "file", "Access token:", "Refresh token:"} {
+				if !strings.Contains(status.stdout, want) {
+					t.Errorf("status lacks %q:\n%s", want, status.stdout)
+				}
+			}
+			tok := strings.TrimSpace(c.must(exitOK, "", nil, "token").stdout)
+			if tok == "" || strings.ContainsAny(tok, " \n") {
+				t.Fatalf("token printed %q, want one token", tok)
+			}
+			for _, r := range []result{login, get, status} {
+				if strings.Contains(r.stdout+r.stderr, tok) {
+					t.Errorf("a command other than token printed the token")
+				}
+			}
+			c.must(exitHTTPErr, "", nil, "get", srv.URL+"/api/missing")
+			out := c.must(exitOK, "", nil, "logout")
+			if !strings.Contains(out.stdout, "Logged out") {
+				t.Errorf("logout stdout = %q", out.stdout)
+			}
+			if st := srv.Server.Stats(); st.Revocations < 1 {
+				t.Errorf("server revocations after logout = %d, want >= 1", st.Revocations)
+			}
+			after := c.must(exitReauth, "", nil, "token")
+			if strings.Count(after.stderr, "\n") != 1 || !strings.Contains(after.stderr, "tokenrefresh login") {
+				t.Errorf("token after logout: stderr = %q, want one line with the login hint", after.stderr)
+			}
+		})
+	}
+}
+
+// TestE2EConcurrentProcesses runs 8 workers, each starting tokenrefresh get
+// processes back to back on one profile, across several access-token
+// lifetimes (each expiry is one rotation of the refresh token). No process
+// may fail and the server must never see a refresh token reused, which is
+// what happens when two processes rotate the same token.
+func TestE2EConcurrentProcesses(t *testing.T) {
+	for _, mode := range []string{modeJSON, modeOAuth2} {
+		t.Run(mode, func(t *testing.T) {
+			srv := startDemo(t, time.Second, time.Minute)
+			c := newCLI(t)
+			c.env = append(c.env, "TOKENREFRESH_CLIENT_SECRET="+e2eClientSecret)
+			c.must(exitOK, "wonderland\n", nil, loginArgs(mode, srv.URL)...)
+
+			const workers, perWorker = 8, 8
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var failures []string
+			for w := range workers {
+				wg.Go(func() {
+					for i := range perWorker {
+						r := c.run("", nil, "get", fmt.Sprintf("%s/api/items/%d", srv.URL, (w+i)%3+1))
+						if r.code != exitOK {
+							mu.Lock()
+							failures = append(failures, fmt.Sprintf("worker %d run %d: exit %d: %s", w, i, r.code, r.stderr))
+							mu.Unlock()
+						}
+						time.Sleep(300 * time.Millisecond)
+					}
+				})
+			}
+			wg.Wait()
+			if len(failures) > 0 {
+				t.Errorf("%d of %d get processes failed:\n%s", len(failures), workers*perWorker, strings.Join(failures, "\n"))
+			}
+			st := srv.Server.Stats()
+			if st.ReuseDetections != 0 || st.Logins != 1 || st.Refreshes < 2 {
+				t.Errorf("server stats %+v: want 0 reuse detections, 1 login, >= 2 refreshes", st)
+			}
+			t.Logf("%s: %d processes, server stats %+v", mode, workers*perWorker, st)
+		})
+	}
+}
+
+func TestE2EGetParallelSharesOneRefresh(t *testing.T) {
+	srv := startDemo(t, time.Second, time.Minute)
+	c := newCLI(t)
+	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, srv.URL)...)
+	time.Sleep(1200 * time.Millisecond) // let the access token expire
+	args := []string{"get", "--parallel", "8"}
+	for i := range 16 {
+		args = append(args, fmt.Sprintf("%s/api/items/%d", srv.URL, i%3+1))
+	}
+	r := c.must(exitOK, "", nil, args...)
+	if n := strings.Count(r.stdout, `"id":`); n != 16 {
+		t.Errorf("got %d bodies, want 16:\n%s", n, r.stdout)
+	}
+	if !strings.HasPrefix(r.stdout, `{"id":1,`) {
+		t.Errorf("bodies not in argument order: %q", r.stdout)
+	}
+	if st := srv.Server.Stats(); st.Refreshes != 1 {
+		t.Errorf("server refreshes = %d, want 1 shared by 16 requests", st.Refreshes)
+	}
+}
+
+func TestE2EProfileFileHasNoSecret(t *testing.T) {
+	srv := startDemo(t, time.Second, time.Minute)
+	c := newCLI(t)
+	secretFile := filepath.Join(c.dir, "client-secret")
+	if err := os.WriteFile(secretFile, []byte(e2eClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append(loginArgs(modeOAuth2, srv.URL), "--client-secret-file", secretFile)
+	c.must(exitOK, "wonderland\n", nil, args...)
+	data, err := os.ReadFile(filepath.Join(c.dir, "profiles", "default.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte(e2eClientSecret)) || bytes.Contains(data, []byte("wonderland")) {
+		t.Errorf("profile holds a secret:\n%s", data)
+	}
+	if !bytes.Contains(data, []byte(secretFile)) {
+		t.Errorf("profile lacks the client secret path:\n%s", data)
+	}
+	// After expiry, the refresh needs the client secret: later commands
+	// find it through the saved path, with no flags.
+	time.Sleep(1200 * time.Millisecond)
+	c.must(exitOK, "", nil, "get", srv.URL+"/api/profile")
+	if st := srv.Server.Stats(); st.Refreshes != 1 {
+		t.Errorf("server refreshes = %d, want 1", st.Refreshes)
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// binary is the tokenrefresh executable built once by TestMain for the
+// end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "tokenrefresh-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tokenrefresh")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", binary, ".").CombinedOutput()
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building tokenrefresh: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	// Grants and the demo use http.DefaultTransport; its idle keep-alive
+	// connections are not leaks.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testEnv is an env over buffers with a fixed clock, no terminal and a
+// private environment.
+type testEnv struct {
+	env
+	out, errOut bytes.Buffer
+	vars        map[string]string
+}
+
+// fixedNow is the clock of golden-file tests.
+var fixedNow = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+
+func newTestEnv(t *testing.T, stdin string) *testEnv {
+	t.Helper()
+	te := &testEnv{vars: map[string]string{"TOKENREFRESH_CONFIG_DIR": t.TempDir()}}
+	te.env = env{
+		stdin:      strings.NewReader(stdin),
+		stdout:     &te.out,
+		stderr:     &te.errOut,
+		getenv:     func(k string) string { return te.vars[k] },
+		now:        func() time.Time { return fixedNow },
+		isTerminal: func(any) bool { return false },
+	}
+	return te
+}
+
+func (te *testEnv) run(t *testing.T, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return te.env.run(ctx, args)
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test -update if the change is intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
