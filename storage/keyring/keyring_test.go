@@ -26,7 +26,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).inWorker"),
 		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.newConn.func1"),
-		goleak.IgnoreAnyFunction("github.com/godbus/dbus/v5.(*Conn).Auth.func1"),
 	)
 }
 
