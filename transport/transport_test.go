@@ -274,3 +274,61 @@ func TestWithTokenCopiesHeaders(t *testing.T) {
 		}
 	}
 }
+
+// blockingRenewer hands out t0 and blocks in Renew until the context ends.
+type blockingRenewer struct {
+	*fakeSource
+	entered chan struct{}
+}
+
+func (b blockingRenewer) Renew(ctx context.Context, _ *tokensource.Token) (*tokensource.Token, error) {
+	close(b.entered)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestCancelWhileRenewingClosesThe401(t *testing.T) {
+	first := &closeTracker{Reader: strings.NewReader("denied")}
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 401, Header: http.Header{}, Body: first, Request: r}, nil
+	})
+	src := blockingRenewer{fakeSource: newFakeSource("t0"), entered: make(chan struct{})}
+	tr := &Transport{Source: src, Base: base}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-src.entered
+		cancel()
+	}()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/", nil)
+	resp, err := tr.RoundTrip(req)
+	if !errors.Is(err, context.Canceled) || resp != nil {
+		t.Fatalf("RoundTrip() = %v, %v; want nil, context.Canceled", resp, err)
+	}
+	if !first.isClosed() {
+		t.Error("the discarded 401 body was not closed")
+	}
+}
+
+func TestDiscarded401BodyIsClosedOnRetry(t *testing.T) {
+	var bodies []*closeTracker
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		b := &closeTracker{Reader: strings.NewReader(strings.Repeat("x", 10<<10))}
+		bodies = append(bodies, b)
+		status := http.StatusOK
+		if r.Header.Get("Authorization") == "Bearer t0" {
+			status = http.StatusUnauthorized
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{}, Body: b, Request: r}, nil
+	})
+	tr := &Transport{Source: newFakeSource("t0"), Base: base}
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/", nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("RoundTrip() = %v, %v; want 200", resp, err)
+	}
+	resp.Body.Close()
+	if len(bodies) != 2 || !bodies[0].isClosed() {
+		t.Errorf("%d responses seen; want 2 with the 401 body closed", len(bodies))
+	}
+}
