@@ -221,6 +221,7 @@ func TestRefreshOutcomeUnknown(t *testing.T) {
 			if !errors.Is(err, ErrRefreshOutcomeUnknown) || !errors.Is(err, ErrReauthRequired) {
 				t.Fatalf("Refresh() error = %v, want ErrRefreshOutcomeUnknown and ErrReauthRequired", err)
 			}
+			t.Logf("error: %v", err)
 			if got := p.hits.Load(); got != 2 {
 				t.Errorf("endpoint hits = %d, want 2", got)
 			}
