@@ -176,3 +176,33 @@ func TestTwoStoresShareLock(t *testing.T) {
 	}
 	_ = u()
 }
+
+// BenchmarkPut measures one durable write (temp file, fsync, rename, dir
+// fsync) of a token-sized value.
+func BenchmarkPut(b *testing.B) {
+	s, err := file.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := []byte(strings.Repeat("t", 2000))
+	for b.Loop() {
+		if err := s.Put(b.Context(), "k", v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	s, err := file.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Put(b.Context(), "k", []byte(strings.Repeat("t", 2000))); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Get(b.Context(), "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -152,3 +152,22 @@ func hangChild() int {
 	}
 	return code
 }
+
+// BenchmarkRealPutGet measures a token-sized round trip through the real
+// keyring (run under .ci/with-keyring).
+func BenchmarkRealPutGet(b *testing.B) {
+	s := New("tokenrefresh-bench-" + rand.Text()[:10])
+	if err := s.Available(b.Context()); err != nil {
+		b.Skipf("no Secret Service: %v", err)
+	}
+	b.Cleanup(func() { _ = s.Delete(context.Background(), "k") })
+	v := bytes.Repeat([]byte("t"), 2000)
+	for b.Loop() {
+		if err := s.Put(b.Context(), "k", v); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Get(b.Context(), "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
