@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,11 +20,11 @@ import (
 var ErrNoCredentials = fmt.Errorf("%w: no credentials", ErrReauthRequired)
 
 // JSONMapping names the JSON fields of an API that does not use the common
-// names. Response fields are dotted paths from the top of the body, such as
-// "data.jwt"; request fields are plain names. Every empty field means
+// names. All fields are dotted paths from the top of the body, such as
+// "data.jwt" or, for a request, "credentials.user". Every empty field means
 // auto-detection, as described on [JSONGrant]. The zero value detects all.
 type JSONMapping struct {
-	// Request field names. Empty means "username", "password", and
+	// Request fields. Empty means "username", "password", and
 	// "refresh_token" or "refreshToken" following the API's style.
 	UsernameField, PasswordField, RefreshTokenField string
 
@@ -115,10 +116,9 @@ func (g *JSONGrant) Login(ctx context.Context) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := map[string]string{
-		orName(g.Mapping.UsernameField, "username"): user,
-		orName(g.Mapping.PasswordField, "password"): pass,
-	}
+	body := map[string]any{}
+	setPath(body, orName(g.Mapping.UsernameField, "username"), user)
+	setPath(body, orName(g.Mapping.PasswordField, "password"), pass)
 	return g.post(ctx, "login", g.LoginURL, body, "")
 }
 
@@ -128,7 +128,8 @@ func (g *JSONGrant) Refresh(ctx context.Context, refreshToken string) (*Token, e
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
-	body := map[string]string{g.refreshField(): refreshToken}
+	body := map[string]any{}
+	setPath(body, g.refreshField(), refreshToken)
 	return g.post(ctx, "refresh", g.RefreshURL, body, refreshToken)
 }
 
@@ -138,9 +139,9 @@ func (g *JSONGrant) Revoke(ctx context.Context, tok *Token) error {
 	if g.LogoutURL == "" || tok == nil {
 		return nil
 	}
-	body := map[string]string{}
+	body := map[string]any{}
 	if tok.RefreshToken != "" {
-		body[g.refreshField()] = tok.RefreshToken
+		setPath(body, g.refreshField(), tok.RefreshToken)
 	}
 	r, err := g.send(ctx, "revoke", g.LogoutURL, body, tok.AccessToken)
 	if err != nil {
@@ -162,6 +163,21 @@ func (g *JSONGrant) refreshField() string {
 	return "refresh_token"
 }
 
+// setPath stores v at a dotted path ("auth.user"), creating objects on the
+// way; a path through a non-object value replaces that value.
+func setPath(obj map[string]any, path string, v string) {
+	parts := strings.Split(path, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := obj[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			obj[p] = next
+		}
+		obj = next
+	}
+	obj[parts[len(parts)-1]] = v
+}
+
 func orName(name, def string) string {
 	if name == "" {
 		return def
@@ -170,7 +186,7 @@ func orName(name, def string) string {
 }
 
 // post sends body and turns the reply into a Token.
-func (g *JSONGrant) post(ctx context.Context, op, endpointURL string, body map[string]string, oldRefresh string) (*Token, error) {
+func (g *JSONGrant) post(ctx context.Context, op, endpointURL string, body map[string]any, oldRefresh string) (*Token, error) {
 	r, err := g.send(ctx, op, endpointURL, body, "")
 	if err != nil {
 		return nil, err
@@ -191,7 +207,7 @@ func (g *JSONGrant) post(ctx context.Context, op, endpointURL string, body map[s
 }
 
 // send posts body as JSON with the grant's headers.
-func (g *JSONGrant) send(ctx context.Context, op, endpointURL string, body map[string]string, bearer string) (*reply, error) {
+func (g *JSONGrant) send(ctx context.Context, op, endpointURL string, body map[string]any, bearer string) (*reply, error) {
 	e := g.endpoint()
 	if err := e.checkURL(endpointURL); err != nil {
 		return nil, &TokenError{Op: op, Err: err}

@@ -232,7 +232,7 @@ func TestJSONGrantMapping(t *testing.T) {
 	p := gServer(t, gReply(200, "application/json", []byte(body)))
 	g := gJSON(p)
 	g.Mapping = JSONMapping{
-		UsernameField: "login", PasswordField: "secret", RefreshTokenField: "renew",
+		UsernameField: "auth.login", PasswordField: "auth.secret", RefreshTokenField: "renew",
 		AccessToken: "payload.session.jwt", RefreshToken: "payload.session.renew",
 		ExpiresIn: "payload.session.ttl", RefreshExpiresAt: "payload.session.renewUntil",
 	}
@@ -245,7 +245,7 @@ func TestJSONGrantMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqs := p.requests()
-	if reqs[0].body != `{"login":"alice","secret":"wonderland"}` || reqs[1].body != `{"renew":"rt-mapped"}` {
+	if reqs[0].body != `{"auth":{"login":"alice","secret":"wonderland"}}` || reqs[1].body != `{"renew":"rt-mapped"}` {
 		t.Errorf("request bodies = %q, %q", reqs[0].body, reqs[1].body)
 	}
 }
