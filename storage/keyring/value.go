@@ -183,6 +183,8 @@ func (s *Store) write(ctx context.Context, user string, value []byte, b64 string
 			return err
 		}
 	}
+	// If the manifest write fails, its chunks stay: a call that timed out
+	// may still land, and its manifest must not point at deleted chunks.
 	return s.set(ctx, "put", s.service, user, m.String())
 }
 
