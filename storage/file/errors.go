@@ -14,6 +14,7 @@ type CorruptError struct {
 	Err  error  // what is wrong with it
 }
 
+// Error names the file and the cause; it never includes stored values.
 func (e *CorruptError) Error() string {
 	return fmt.Sprintf("file: corrupt token file %s: %v", e.Path, e.Err)
 }
@@ -28,6 +29,7 @@ type VersionError struct {
 	Version int    // the version found in the file
 }
 
+// Error names the file and the cause; it never includes stored values.
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("file: token file %s has format version %d, newer than the %d this program reads",
 		e.Path, e.Version, formatVersion)
@@ -42,6 +44,7 @@ type PermissionError struct {
 	Mode fs.FileMode // its mode as found
 }
 
+// Error names the file and the cause; it never includes stored values.
 func (e *PermissionError) Error() string {
 	what, want := "token file", "0600"
 	if e.Mode.IsDir() {

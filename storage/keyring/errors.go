@@ -15,6 +15,7 @@ type UnavailableError struct {
 	Err error  // the cause, from go-keyring or the deadline
 }
 
+// Error names the operation and the cause; it never includes stored values.
 func (e *UnavailableError) Error() string {
 	return fmt.Sprintf("keyring: %s: keyring unavailable: %v", e.Op, e.Err)
 }
