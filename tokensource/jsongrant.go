@@ -25,7 +25,8 @@ var ErrNoCredentials = fmt.Errorf("%w: no credentials", ErrReauthRequired)
 // auto-detection, as described on [JSONGrant]. The zero value detects all.
 type JSONMapping struct {
 	// Request fields. Empty means "username", "password", and
-	// "refresh_token" or "refreshToken" following the API's style.
+	// "refresh_token" or "refreshToken" following the API's style (both
+	// until a response has shown the style).
 	UsernameField, PasswordField, RefreshTokenField string
 
 	// Response paths.
@@ -129,7 +130,9 @@ func (g *JSONGrant) Refresh(ctx context.Context, refreshToken string) (*Token, e
 		return nil, ErrNoRefreshToken
 	}
 	body := map[string]any{}
-	setPath(body, g.refreshField(), refreshToken)
+	for _, f := range g.refreshFields() {
+		setPath(body, f, refreshToken)
+	}
 	return g.post(ctx, "refresh", g.RefreshURL, body, refreshToken)
 }
 
@@ -141,7 +144,9 @@ func (g *JSONGrant) Revoke(ctx context.Context, tok *Token) error {
 	}
 	body := map[string]any{}
 	if tok.RefreshToken != "" {
-		setPath(body, g.refreshField(), tok.RefreshToken)
+		for _, f := range g.refreshFields() {
+			setPath(body, f, tok.RefreshToken)
+		}
 	}
 	r, err := g.send(ctx, "revoke", g.LogoutURL, body, tok.AccessToken)
 	if err != nil {
@@ -153,14 +158,22 @@ func (g *JSONGrant) Revoke(ctx context.Context, tok *Token) error {
 	return nil
 }
 
-func (g *JSONGrant) refreshField() string {
+// refreshFields names the request field(s) that carry the refresh token:
+// the mapped one, else the API's style. Before any response has shown the
+// style (a new process continuing a stored session) both spellings are
+// sent, so a camelCase API does not reject the first refresh and force a
+// needless re-login.
+func (g *JSONGrant) refreshFields() []string {
 	if g.Mapping.RefreshTokenField != "" {
-		return g.Mapping.RefreshTokenField
+		return []string{g.Mapping.RefreshTokenField}
 	}
-	if nameStyle(g.style.Load()) == styleCamel {
-		return "refreshToken"
+	switch nameStyle(g.style.Load()) {
+	case styleCamel:
+		return []string{"refreshToken"}
+	case styleSnake:
+		return []string{"refresh_token"}
 	}
-	return "refresh_token"
+	return []string{"refresh_token", "refreshToken"}
 }
 
 // setPath stores v at a dotted path ("auth.user"), creating objects on the

@@ -187,7 +187,7 @@ func TestJSONGrantRequests(t *testing.T) {
 	g.Password = ""
 	g.PasswordFunc = func(ctx context.Context) (string, error) { return "from-prompt", nil }
 	g.Header = http.Header{"X-Api-Key": {"k1"}}
-	before := g.refreshField()
+	before := strings.Join(g.refreshFields(), ",")
 	tok, err := g.Login(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -198,8 +198,8 @@ func TestJSONGrantRequests(t *testing.T) {
 	if err := g.Revoke(t.Context(), tok); err != nil {
 		t.Fatal(err)
 	}
-	if before != "refresh_token" {
-		t.Errorf("refresh field before any response = %q, want refresh_token", before)
+	if before != "refresh_token,refreshToken" {
+		t.Errorf("refresh fields before any response = %q, want both spellings", before)
 	}
 	reqs := p.requests()
 	if len(reqs) != 3 {
@@ -285,5 +285,30 @@ func TestGrantCredentials(t *testing.T) {
 	var g JSONGrant
 	if _, err := g.Refresh(t.Context(), ""); !errors.Is(err, ErrNoRefreshToken) {
 		t.Errorf("Refresh(\"\") error = %v, want ErrNoRefreshToken", err)
+	}
+}
+
+// TestJSONGrantRefreshBeforeStyleKnown: a new process continuing a stored
+// session has not seen the API's naming style yet; its first refresh must
+// work against a camelCase-only API instead of forcing a re-login.
+func TestJSONGrantRefreshBeforeStyleKnown(t *testing.T) {
+	p := gServer(t, gReply(200, "application/json", gFile(t, "camel.json")))
+	g := gJSON(p)
+	tok, err := g.Refresh(t.Context(), "rt-stored")
+	if err != nil {
+		t.Fatalf("first Refresh of a new grant: %v", err)
+	}
+	var sent map[string]string
+	if err := json.Unmarshal([]byte(p.requests()[0].body), &sent); err != nil {
+		t.Fatal(err)
+	}
+	if sent["refreshToken"] != "rt-stored" || sent["refresh_token"] != "rt-stored" {
+		t.Fatalf("first refresh sent %v, want both spellings so a camelCase API accepts it", sent)
+	}
+	if tok.RefreshToken != "rt-camel" {
+		t.Fatalf("RefreshToken = %q, want the rotated one", tok.RefreshToken)
+	}
+	if got := g.refreshFields(); len(got) != 1 || got[0] != "refreshToken" {
+		t.Fatalf("refresh fields after a camelCase response = %v, want [refreshToken]", got)
 	}
 }
