@@ -151,7 +151,8 @@ func (o *loginOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, backend, err := openStore(ctx, dir, p.Store)
+	var fallback error
+	store, backend, err := openStore(ctx, dir, p.Store, func(reason error) { fallback = reason })
 	if err != nil {
 		return err
 	}
@@ -170,9 +171,9 @@ func (o *loginOptions) run(ctx context.Context) error {
 	if err := saveProfile(dir, o.profile, p); err != nil {
 		return err
 	}
-	if p.Store == "auto" && backend == "file" {
-		fmt.Fprintf(e.stderr, "warning: no OS keyring available; tokens are stored in files (0600) under %s\n",
-			filepath.Join(dir, "tokens"))
+	if fallback != nil {
+		fmt.Fprintf(e.stderr, "warning: OS keyring unavailable (%s); tokens are stored in files (0600) under %s\n",
+			oneLine(fallback.Error()), filepath.Join(dir, "tokens"))
 	}
 	fmt.Fprintf(e.stdout, "Logged in as %s (profile %s, %s mode); tokens stored in the %s store.\n",
 		p.Username, o.profile, p.Mode, backend)

@@ -159,6 +159,7 @@ Environment:
                              directory + /tokenrefresh)
   TOKENREFRESH_PASSWORD      password for login and automatic re-login
   TOKENREFRESH_CLIENT_SECRET OAuth2 client secret
+  TOKENREFRESH_DEBUG         if set, log token events (never tokens) to stderr
 `
 
 // isTerminal reports whether f is an *os.File attached to a terminal.

@@ -34,12 +34,14 @@ type session struct {
 	src     *tokensource.Source
 }
 
-// openStore opens the token store: mode is auto, keyring or file.
-func openStore(ctx context.Context, dir, mode string) (storage.Store, string, error) {
+// openStore opens the token store: mode is auto, keyring or file. When
+// auto falls back to files, onFallback (if not nil) gets the reason.
+func openStore(ctx context.Context, dir, mode string, onFallback func(error)) (storage.Store, string, error) {
 	store, backend, err := auto.Open(ctx, auto.Options{
-		Service: keyringService,
-		Dir:     filepath.Join(dir, "tokens"),
-		Mode:    auto.Mode(mode),
+		Service:    keyringService,
+		Dir:        filepath.Join(dir, "tokens"),
+		Mode:       auto.Mode(mode),
+		OnFallback: onFallback,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s store: %w", mode, err)
@@ -58,7 +60,7 @@ func (e *env) openProfile(ctx context.Context, c common) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, backend, err := openStore(ctx, dir, p.Backend)
+	store, backend, err := openStore(ctx, dir, p.Backend, nil)
 	if err != nil {
 		return nil, err
 	}
