@@ -244,3 +244,42 @@ func TestE2EProfileFileHasNoSecret(t *testing.T) {
 		t.Errorf("server refreshes = %d, want 1", st.Refreshes)
 	}
 }
+
+// TestE2EKeyring logs in with the default --store auto and expects the OS
+// keyring. It runs only where a Secret Service is up (.ci/with-keyring sets
+// TOKENREFRESH_KEYRING_TEST), and skips elsewhere.
+func TestE2EKeyring(t *testing.T) {
+	if os.Getenv("TOKENREFRESH_KEYRING_TEST") == "" {
+		t.Skip("no OS keyring: run under .ci/with-keyring (TOKENREFRESH_KEYRING_TEST unset)")
+	}
+	srv := startDemo(t, time.Second, time.Minute)
+	c := newCLI(t)
+	for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			c.env = append(c.env, k+"="+v)
+		}
+	}
+	// A profile name of its own, so reruns never meet an old keyring entry.
+	profile := fmt.Sprintf("keyring-e2e-%d", time.Now().UnixNano())
+	args := loginArgs(modeJSON, srv.URL)
+	args = append(args[:len(args)-2], "--profile", profile) // drop --store file: auto
+	login := c.must(exitOK, "wonderland\n", nil, args...)
+	if !strings.Contains(login.stdout, "keyring store") {
+		t.Fatalf("login with --store auto under a keyring: %q, want the keyring store", login.stdout)
+	}
+	time.Sleep(1200 * time.Millisecond) // past the access token's lifetime
+	c.must(exitOK, "", nil, "get", "--profile", profile, srv.URL+"/api/profile")
+	status := c.must(exitOK, "", nil, "status", "--profile", profile)
+	if !strings.Contains(status.stdout, "keyring") || !strings.Contains(status.stdout, "active") {
+		t.Errorf("status:\n%s\nwant the keyring store and an active session", status.stdout)
+	}
+	if st := srv.Server.Stats(); st.Refreshes != 1 {
+		t.Errorf("server refreshes = %d, want 1", st.Refreshes)
+	}
+	entries, _ := filepath.Glob(filepath.Join(c.dir, "tokens", "*.json"))
+	if len(entries) != 0 {
+		t.Errorf("token files %v exist although the keyring was used", entries)
+	}
+	c.must(exitOK, "", nil, "logout", "--profile", profile)
+	c.must(exitReauth, "", nil, "token", "--profile", profile)
+}
