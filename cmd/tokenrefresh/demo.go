@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
-	"github.com/tokenrefresh/tokenrefresh/storage/memory"
+	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
@@ -84,6 +85,16 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer srv.Close()
+	// A real file store, so "saved before use" means written to disk.
+	dir, err := os.MkdirTemp("", "tokenrefresh-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	store, err := file.New(dir)
+	if err != nil {
+		return err
+	}
 	d := &demo{opts: o, base: srv.URL, tl: newTimeline(o.env.stdout, o.env.now)}
 	src := &tokensource.Source{
 		Grant: &tokensource.JSONGrant{
@@ -93,13 +104,13 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 			Username:     "alice",
 			PasswordFunc: func(context.Context) (string, error) { return demoPassword, nil },
 		},
-		Store:   memory.New(),
+		Store:   store,
 		Key:     "demo",
 		OnEvent: d.event,
 	}
 	d.client = &http.Client{Transport: &transport.Transport{Source: src, OnEvent: d.event}}
-	fmt.Fprintf(o.env.stdout, "Demo server at %s (access tokens live %s, refresh tokens %s)\n",
-		srv.URL, o.accessTTL, o.refreshTTL)
+	fmt.Fprintf(o.env.stdout, "Demo server at %s (access tokens live %s, refresh tokens %s)\n"+
+		"Client session stored in a temporary file store\n", srv.URL, o.accessTTL, o.refreshTTL)
 	if err := d.script(ctx, srv.Server); err != nil {
 		return err
 	}
@@ -194,7 +205,7 @@ func (d *demo) event(e tokensource.Event) {
 		d.refreshes.Add(1)
 		rot := ""
 		if e.Rotated {
-			rot = ", rotated: new refresh token saved before use, old one spent"
+			rot = ", rotated: new refresh token saved to disk before use, old one spent"
 		}
 		d.tl.printf("refresh ok in %s%s", ms(e.Duration), rot)
 	case tokensource.EventRefreshFailed:
