@@ -75,7 +75,7 @@ func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
 	}
 	s.demo.RevokeAccessTokens()
 
-	const n = 200
+	const n = 1000
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -91,6 +91,44 @@ func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
 	if st.Refreshes != 1 || st.Logins != 1 || st.ReuseDetections != 0 {
 		t.Errorf("server stats: refreshes %d, logins %d, reuse detections %d; want 1, 1, 0",
 			st.Refreshes, st.Logins, st.ReuseDetections)
+	}
+}
+
+// TestIntegrationDeadlineShorterThanSlowRefresh: while a slow refresh
+// runs, a request whose deadline is shorter gives up at its deadline with
+// context.DeadlineExceeded; the refresh goes on and the patient requests
+// all succeed on that one refresh.
+func TestIntegrationDeadlineShorterThanSlowRefresh(t *testing.T) {
+	s := newSession(t, demoserver.Config{})
+	if status, _ := s.get(t, "/api/profile"); status != 200 {
+		t.Fatalf("first GET = %d, want 200", status)
+	}
+	s.demo.SetDelay("/auth/refresh", time.Second)
+	s.demo.RevokeAccessTokens()
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Go(func() { statuses[i], _ = s.get(t, "/api/items") })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/profile", nil)
+	resp, err := s.client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("impatient request: err = %v, want context.DeadlineExceeded", err)
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != 200 {
+			t.Errorf("patient request %d: status %d, want 200", i, st)
+		}
+	}
+	if st := s.demo.Stats(); st.Refreshes != 1 || st.Logins != 1 {
+		t.Errorf("server stats: refreshes %d, logins %d; want 1, 1", st.Refreshes, st.Logins)
 	}
 }
 
