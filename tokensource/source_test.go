@@ -1,8 +1,11 @@
 package tokensource
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -415,5 +418,55 @@ func TestSourceCloseWaitsForFlight(t *testing.T) {
 	}
 	if e.store.puts != 2 {
 		t.Fatalf("store puts = %d, want 2 (login, then the refresh Close waited for)", e.store.puts)
+	}
+}
+
+func TestSourceOAuth2Adapter(t *testing.T) {
+	e := newSTEnv(t)
+	ts := e.src.OAuth2(context.Background())
+	got, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stToken(t, e.src)
+	if got.AccessToken != want.AccessToken || got.TokenType != "Bearer" || !got.Expiry.Equal(want.Expiry) {
+		t.Fatalf("oauth2 token = %+v, want access token, canonical type and expiry of %v", got, want)
+	}
+	if got.RefreshToken != "" {
+		t.Fatal("the oauth2 adapter exposed the refresh token")
+	}
+	e.grant.noCreds = true
+	e.src.Logout(context.Background())
+	if _, err := ts.Token(); !errors.Is(err, ErrReauthRequired) {
+		t.Fatalf("oauth2 adapter error = %v, want ErrReauthRequired through it", err)
+	}
+}
+
+func TestSourceLogsNoSecrets(t *testing.T) {
+	e := newSTEnv(t)
+	var buf bytes.Buffer
+	e.src.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	first := stToken(t, e.src)
+	e.store.mu.Lock()
+	e.store.putErr = errors.New("disk full")
+	e.store.mu.Unlock()
+	e.clock.Advance(time.Hour)
+	second := stToken(t, e.src)
+	e.grant.set(func(g *stGrant) { g.live[second.RefreshToken] = false })
+	e.clock.Advance(time.Hour)
+	stToken(t, e.src)
+	e.store.mu.Lock()
+	e.store.putErr = nil
+	e.store.mu.Unlock()
+	out := buf.String()
+	for _, secret := range []string{first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken} {
+		if strings.Contains(out, secret+" ") || strings.Contains(out, secret+"\n") || strings.Contains(out, "="+secret) {
+			t.Fatalf("log contains a token (%s):\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"refresh_started", "refresh_finished", "save_failed", "login"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
 	}
 }

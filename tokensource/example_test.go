@@ -1,0 +1,66 @@
+package tokensource_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/storage/file"
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
+)
+
+// ExampleSource shows the session surviving a restart: the first Source
+// logs in and saves the token; a second one, as a new process would, loads
+// it, and refreshes it (rotating the refresh token) once it has expired.
+func ExampleSource() {
+	srv, err := demoserver.Start("", demoserver.Config{AccessTTL: time.Second})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	store, err := file.New(dir)
+	if err != nil {
+		panic(err)
+	}
+	newSource := func() *tokensource.Source {
+		return &tokensource.Source{
+			Grant: &tokensource.JSONGrant{
+				LoginURL: srv.URL + "/auth/login", RefreshURL: srv.URL + "/auth/refresh",
+				Username: "alice", Password: "wonderland",
+			},
+			Store: store,
+			Key:   "alice@demo",
+			OnEvent: func(e tokensource.Event) {
+				if e.Kind == tokensource.EventLogin || e.Kind == tokensource.EventRefreshFinished {
+					fmt.Printf("%s (rotated: %v)\n", e.Kind, e.Rotated)
+				}
+			},
+		}
+	}
+	ctx := context.Background()
+
+	first := newSource()
+	if _, err := first.Token(ctx); err != nil {
+		panic(err)
+	}
+	_ = first.Close(ctx) // before exit: nothing may be left unsaved
+
+	second := newSource() // a new process: no password needed
+	tok, _ := second.Token(ctx)
+	fmt.Println("loaded from the store, expired:", tok.ExpiredAt(time.Now()))
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := second.Token(ctx); err != nil {
+		panic(err)
+	}
+	_ = second.Close(ctx)
+	fmt.Println("logins:", srv.Server.Stats().Logins, "refreshes:", srv.Server.Stats().Refreshes)
+	// Output:
+	// login (rotated: false)
+	// loaded from the store, expired: false
+	// refresh_finished (rotated: true)
+	// logins: 1 refreshes: 1
+}
