@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -370,5 +371,25 @@ func TestDemoRuns(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestLogoutWhenRevocationFails(t *testing.T) {
+	srv := startDemo(t, 0, 0)
+	te := newTestEnv(t, "wonderland\n")
+	if code := te.run(t, "login", "--login-url", srv.URL+"/auth/login", "--refresh-url", srv.URL+"/auth/refresh",
+		"--logout-url", srv.URL+"/auth/logout", "--username", "alice", "--password-stdin", "--store", "file"); code != exitOK {
+		t.Fatalf("login = %d: %s", code, te.errOut.String())
+	}
+	srv.Server.FailNext("/auth/logout", 5, http.StatusBadRequest, `{"error":"invalid_request"}`)
+	te.out.Reset()
+	if code := te.run(t, "logout"); code != exitOK {
+		t.Fatalf("logout = %d: %s", code, te.errOut.String())
+	}
+	if !strings.Contains(te.errOut.String(), "warning") || !strings.Contains(te.out.String(), "Logged out") {
+		t.Errorf("stdout %q, stderr %q: want a logout line and a revocation warning", te.out.String(), te.errOut.String())
+	}
+	if code := te.run(t, "token"); code != exitReauth {
+		t.Errorf("token after logout = %d, want %d (tokens deleted)", code, exitReauth)
 	}
 }

@@ -10,7 +10,8 @@ const logoutUsage = `Usage:
 
 Revokes the session on the server when it offers a way (the OAuth2
 revocation endpoint or the JSON logout URL saved at login; best effort),
-then deletes the stored tokens. The profile itself is kept, so
+then deletes the stored tokens. A failed revocation is a warning once the
+local tokens are gone. The profile itself is kept, so
 'tokenrefresh login' with just a password starts a new session.
 `
 
@@ -43,7 +44,12 @@ func (o *logoutOptions) run(ctx context.Context) (err error) {
 		}
 	}()
 	if err := s.src.Logout(ctx); err != nil {
-		return err
+		// Logout clears local state even when the server's revocation
+		// fails; that is only worth a warning once the tokens are gone.
+		if tok, gerr := storedToken(ctx, s); gerr != nil || tok != nil {
+			return err
+		}
+		fmt.Fprintf(o.env.stderr, "tokenrefresh logout: warning: %s\n", oneLine(err.Error()))
 	}
 	fmt.Fprintf(o.env.stdout, "Logged out %s (profile %s); tokens deleted from the %s store.\n",
 		s.prof.Username, s.name, s.backend)
