@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -282,4 +284,57 @@ func TestE2EKeyring(t *testing.T) {
 	}
 	c.must(exitOK, "", nil, "logout", "--profile", profile)
 	c.must(exitReauth, "", nil, "token", "--profile", profile)
+}
+
+// TestE2EServeDemo starts serve-demo as a user would, reads the base URL
+// from its first stdout line, logs in against it and stops it with SIGINT.
+func TestE2EServeDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1s")
+	cmd.Stderr = io.Discard
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v", err)
+	}
+	base := strings.TrimSpace(line)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("first stdout line = %q, want the base URL", line)
+	}
+	c := newCLI(t)
+	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, base)...)
+	time.Sleep(1200 * time.Millisecond) // --access-ttl took effect: this get refreshes
+	debug := c.must(exitOK, "", []string{"TOKENREFRESH_DEBUG=1"}, "get", base+"/api/profile")
+	if !strings.Contains(debug.stderr, "refresh_finished") {
+		t.Errorf("TOKENREFRESH_DEBUG=1 stderr = %q, want the refresh logged", debug.stderr)
+	}
+	if tok := strings.TrimSpace(c.must(exitOK, "", nil, "token").stdout); strings.Contains(debug.stderr, tok) {
+		t.Errorf("the debug log contains the access token")
+	}
+	stats := c.must(exitOK, "", nil, "get", base+"/debug/stats")
+	if !strings.Contains(stats.stdout, `"refreshes":1`) {
+		t.Errorf("server stats = %s, want one refresh", stats.stdout)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Errorf("serve-demo after SIGINT: %v, want exit 0", err)
+	}
 }
