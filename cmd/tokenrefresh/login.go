@@ -13,7 +13,7 @@ import (
 
 const loginUsage = `Usage:
   tokenrefresh login --token-url URL [--client-id ID] [--client-secret-file FILE] --username NAME [flags]
-  tokenrefresh login --login-url URL [--refresh-url URL] [--logout-url URL] --username NAME [flags]
+  tokenrefresh login --login-url URL --refresh-url URL [--logout-url URL] --username NAME [flags]
   tokenrefresh login [--profile NAME]      (log in again with a saved profile)
 
 Logs in and saves the profile (URLs, user, store; never a secret) so later
@@ -128,6 +128,9 @@ func (o *loginOptions) resolve(dir string) (*profile, error) {
 	}
 	if p.Username == "" {
 		return nil, usageErr("--username is required")
+	}
+	if p.Mode == modeJSON && p.RefreshURL == "" {
+		return nil, usageErr("--refresh-url is required with --login-url")
 	}
 	p.Key = storeKey(o.profile, &p)
 	return &p, p.validate()

@@ -134,8 +134,8 @@ func (p *profile) validate() error {
 			return errors.New("oauth2 profile without token_url")
 		}
 	case modeJSON:
-		if p.LoginURL == "" {
-			return errors.New("json profile without login_url")
+		if p.LoginURL == "" || p.RefreshURL == "" {
+			return errors.New("json profile without login_url or refresh_url")
 		}
 	default:
 		return fmt.Errorf("unknown mode %q", p.Mode)
