@@ -23,8 +23,9 @@ An expired access token is refreshed first; a 401 makes the transport renew
 the token (rotating the refresh token, saved before use) and retry once; a
 dead refresh token leads to a new login with TOKENREFRESH_PASSWORD or a
 terminal prompt. Many URLs are fetched concurrently (--parallel) through one
-token source, so they share one refresh. Other tokenrefresh processes on the
-same profile share the stored session safely.
+token source, so they share one refresh; each body is held in memory until
+its turn to be written. Other tokenrefresh processes on the same profile
+share the stored session safely.
 
 A download to a file shows progress on stderr when stderr is a terminal.
 
