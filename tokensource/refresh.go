@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/storage"
@@ -145,7 +146,7 @@ func (s *Source) obtain(ctx context.Context, cand *Token, trigger Trigger) (*Tok
 		s.log(ctx, slog.LevelInfo, "refresh token rejected; logging in again", "error", err)
 		tok, lerr := s.callLogin(ctx, trigger)
 		if lerr != nil {
-			return nil, fmt.Errorf("tokensource: refresh token rejected (%v), then login failed: %w", err, lerr)
+			return nil, fmt.Errorf("%w (after the refresh token was rejected)", lerr)
 		}
 		return tok, nil
 	}
@@ -173,7 +174,7 @@ func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (
 		err = checkToken(tok)
 	}
 	if err != nil {
-		err = fmt.Errorf("tokensource: refresh: %w", err)
+		err = withOp("refresh", err)
 		s.emit(Event{Kind: EventRefreshFailed, Trigger: trigger, Duration: time.Since(start), Err: err})
 		return nil, err
 	}
@@ -196,12 +197,22 @@ func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error)
 		err = checkToken(tok)
 	}
 	if err != nil {
-		err = fmt.Errorf("tokensource: login: %w", err)
+		err = withOp("login", err)
 		s.emit(Event{Kind: EventLoginFailed, Trigger: trigger, Duration: time.Since(start), Err: err})
 		return nil, err
 	}
 	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start)})
 	return s.received(tok), nil
+}
+
+// withOp adds "tokensource: op: " to a Grant's error, unless the error
+// already comes from this package with its own context (a *TokenError,
+// ErrNoCredentials), so messages never stutter.
+func withOp(op string, err error) error {
+	if strings.HasPrefix(err.Error(), "tokensource: ") {
+		return err
+	}
+	return fmt.Errorf("tokensource: %s: %w", op, err)
 }
 
 func checkToken(tok *Token) error {

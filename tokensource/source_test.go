@@ -470,3 +470,20 @@ func TestSourceLogsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceErrorsDoNotStutter(t *testing.T) {
+	e := newSTEnv(t)
+	e.grant.noCreds = true
+	_, err := e.src.Token(context.Background())
+	if err == nil || strings.Count(err.Error(), "tokensource:") != 1 {
+		t.Fatalf("error = %q, want exactly one package prefix", err)
+	}
+	e2 := newSTEnv(t)
+	e2.grant.set(func(g *stGrant) { g.refreshErr = errors.New("connection reset") })
+	stToken(t, e2.src)
+	e2.clock.Advance(time.Hour)
+	_, err = e2.src.Token(context.Background())
+	if err == nil || err.Error() != "tokensource: refresh: connection reset" {
+		t.Fatalf("error = %q, want the grant's error with one prefix and its op", err)
+	}
+}
