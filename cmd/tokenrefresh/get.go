@@ -77,17 +77,12 @@ type httpStatusError struct {
 
 func (e *httpStatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.status) }
 
-func (o *getOptions) run(ctx context.Context) (err error) {
+func (o *getOptions) run(ctx context.Context) error {
+	return o.env.withSession(ctx, o.common, o.getAll)
+}
+
+func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 	e := o.env
-	s, err := e.openSession(ctx, o.common)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(ctx); err == nil {
-			err = cerr
-		}
-	}()
 	client := &http.Client{Transport: &transport.Transport{Source: s.src, Logger: s.src.Logger}}
 
 	var out io.Writer = e.stdout

@@ -33,16 +33,11 @@ func parseLogout(e *env, args []string) (func(context.Context) error, error) {
 	return o.run, nil
 }
 
-func (o *logoutOptions) run(ctx context.Context) (err error) {
-	s, err := o.env.openSession(ctx, o.common)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(ctx); err == nil {
-			err = cerr
-		}
-	}()
+func (o *logoutOptions) run(ctx context.Context) error {
+	return o.env.withSession(ctx, o.common, o.logout)
+}
+
+func (o *logoutOptions) logout(ctx context.Context, s *session) (err error) {
 	if err := s.src.Logout(ctx); err != nil {
 		// Logout clears local state even when the server's revocation
 		// fails; that is only worth a warning once the tokens are gone.

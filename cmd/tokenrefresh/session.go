@@ -95,6 +95,22 @@ func (e *env) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// withSession opens the session of profile c, runs fn with it, and closes
+// it (saving any refresh in flight) whatever fn returned; fn's error wins
+// over the close error.
+func (e *env) withSession(ctx context.Context, c common, fn func(context.Context, *session) error) (err error) {
+	s, err := e.openSession(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := s.close(ctx); err == nil {
+			err = cerr
+		}
+	}()
+	return fn(ctx, s)
+}
+
 // close waits for in-flight refresh work to be saved, even when ctx was
 // cancelled by a signal.
 func (s *session) close(ctx context.Context) error {

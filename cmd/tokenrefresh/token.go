@@ -35,16 +35,11 @@ func parseToken(e *env, args []string) (func(context.Context) error, error) {
 	return o.run, nil
 }
 
-func (o *tokenOptions) run(ctx context.Context) (err error) {
-	s, err := o.env.openSession(ctx, o.common)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(ctx); err == nil {
-			err = cerr
-		}
-	}()
+func (o *tokenOptions) run(ctx context.Context) error {
+	return o.env.withSession(ctx, o.common, o.print)
+}
+
+func (o *tokenOptions) print(ctx context.Context, s *session) (err error) {
 	tok, err := s.src.Token(ctx)
 	if err != nil {
 		return err
