@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/keymutex"
 )
 
 // pollInterval is how often a waiter retries a lock held by another
@@ -30,9 +32,7 @@ var ErrUnlocked = errors.New("filelock: lock already released")
 // the OS file lock does. The zero value is ready to use; a Locker must not be
 // copied after first use. It is safe for concurrent use.
 type Locker struct {
-	// mu guards sems.
-	mu   sync.Mutex
-	sems map[string]chan struct{}
+	inProcess keymutex.Map
 }
 
 // Lock creates path (mode 0600) if needed and blocks until this caller holds
@@ -41,22 +41,17 @@ type Locker struct {
 // must be called exactly once; later calls return [ErrUnlocked]. If the
 // process dies, the OS releases the lock.
 func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("filelock: %w", err)
-	}
 	path = filepath.Clean(path)
-	sem := l.semaphore(path)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("filelock: %w", ctx.Err())
+	release, err := l.inProcess.Lock(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("filelock: %w", err)
 	}
 	// A fresh Flock per hold: each has its own open file, so another Locker
 	// in this process conflicts with us exactly as another process does.
 	fl := flock.New(path, flock.SetPermissions(0o600))
 	ok, err := fl.TryLockContext(ctx, pollInterval)
 	if err != nil || !ok {
-		<-sem
+		release()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("filelock: %w", ctxErr)
 		}
@@ -67,27 +62,11 @@ func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, er
 		err := ErrUnlocked
 		once.Do(func() {
 			err = fl.Unlock()
-			<-sem
+			release()
 			if err != nil {
 				err = fmt.Errorf("filelock: unlock %s: %w", path, err)
 			}
 		})
 		return err
 	}, nil
-}
-
-// semaphore returns the one-slot channel guarding path in this process.
-// Entries are never removed: a program locks few distinct files.
-func (l *Locker) semaphore(path string) chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.sems == nil {
-		l.sems = make(map[string]chan struct{})
-	}
-	sem, ok := l.sems[path]
-	if !ok {
-		sem = make(chan struct{}, 1)
-		l.sems[path] = sem
-	}
-	return sem
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/keymutex"
 	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
@@ -23,10 +24,11 @@ var (
 // Store also implements [storage.Locker], excluding goroutines of this
 // process only (there is nothing to share with other processes).
 type Store struct {
-	// mu guards values and locks.
+	// mu guards values.
 	mu     sync.Mutex
 	values map[string][]byte
-	locks  map[string]chan struct{}
+
+	locks keymutex.Map
 }
 
 // New returns an empty Store. It is the same as new(Store).
@@ -82,35 +84,14 @@ var errUnlocked = errors.New("memory: unlock: lock already released")
 // of different keys are independent. The unlock function must be called
 // exactly once; a second call returns an error and does nothing.
 func (s *Store) Lock(ctx context.Context, key string) (unlock func() error, err error) {
-	if err := ctx.Err(); err != nil {
+	release, err := s.locks.Lock(ctx, key)
+	if err != nil {
 		return nil, fmt.Errorf("memory: lock: %w", err)
-	}
-	sem := s.semaphore(key)
-	select {
-	case sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("memory: lock: %w", ctx.Err())
 	}
 	var once sync.Once
 	return func() error {
 		err := errUnlocked
-		once.Do(func() { <-sem; err = nil })
+		once.Do(func() { release(); err = nil })
 		return err
 	}, nil
-}
-
-// semaphore returns the one-slot channel that is the lock of key. Entries
-// are never removed: a program locks few distinct keys.
-func (s *Store) semaphore(key string) chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.locks == nil {
-		s.locks = make(map[string]chan struct{})
-	}
-	sem, ok := s.locks[key]
-	if !ok {
-		sem = make(chan struct{}, 1)
-		s.locks[key] = sem
-	}
-	return sem
 }
