@@ -145,7 +145,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	revoked := false
 	for _, tok := range []string{req.RefreshToken, at} {
-		if tok != "" && s.tokens.revokeFamilyOf(tok) {
+		if tok != "" && s.tokens.revoke(tok, true) {
 			revoked = true
 		}
 	}

@@ -119,7 +119,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "token is required")
 		return
 	}
-	if s.tokens.revokeToken(tok) {
+	if s.tokens.revoke(tok, false) {
 		s.stats.revocations.Add(1)
 		s.log.Info("demoserver: token revoked")
 	}

@@ -149,9 +149,11 @@ func (ts *tokenStore) checkAccess(at string, now time.Time) (user, reason string
 	return e.fam.user, ""
 }
 
-// revokeFamilyOf revokes the family tok (an access or refresh token) belongs
-// to. It reports whether tok was known.
-func (ts *tokenStore) revokeFamilyOf(tok string) bool {
+// revoke revokes tok, an access or refresh token, and reports whether it
+// was known. A refresh token always takes its whole family with it (RFC
+// 7009); an access token takes its family only when family is set (logout)
+// and otherwise only itself.
+func (ts *tokenStore) revoke(tok string, family bool) bool {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if e, ok := ts.refresh[tok]; ok {
@@ -159,23 +161,11 @@ func (ts *tokenStore) revokeFamilyOf(tok string) bool {
 		return true
 	}
 	if e, ok := ts.access[tok]; ok {
-		e.fam.revoked = true
-		return true
-	}
-	return false
-}
-
-// revokeToken revokes tok as RFC 7009 describes: a refresh token takes its
-// whole family with it, an access token only itself.
-func (ts *tokenStore) revokeToken(tok string) bool {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if e, ok := ts.refresh[tok]; ok {
-		e.fam.revoked = true
-		return true
-	}
-	if e, ok := ts.access[tok]; ok {
-		e.revoked = true
+		if family {
+			e.fam.revoked = true
+		} else {
+			e.revoked = true
+		}
 		return true
 	}
 	return false
