@@ -1,4 +1,4 @@
-package tokensource_test
+package tokensource
 
 import (
 	"context"
@@ -10,38 +10,19 @@ import (
 
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/memory"
-	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
-// serverClock is one clock for the demo server, the grant and the Source.
-type serverClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *serverClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *serverClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newServerSource(t *testing.T) (*demoserver.Server, *serverClock, *tokensource.Source) {
+func newServerSource(t *testing.T) (*demoserver.Server, *stClock, *Source) {
 	t.Helper()
-	clock := &serverClock{t: time.Now()}
+	clock := newSTClock()
 	srv := demoserver.New(demoserver.Config{Now: clock.Now})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	src := &tokensource.Source{
-		Grant: &tokensource.JSONGrant{
+	src := &Source{
+		Grant: &JSONGrant{
 			LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + "/auth/refresh",
 			Username: "alice", Password: "wonderland", Now: clock.Now,
-			Retry: tokensource.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond},
+			Retry: RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond},
 		},
 		Store: &memory.Store{}, Now: clock.Now,
 	}
@@ -73,8 +54,8 @@ func TestSourceFailingEndpointSharesOneRetrySchedule(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		var te *tokensource.TokenError
-		if !errors.As(err, &te) || te.StatusCode != 503 || errors.Is(err, tokensource.ErrReauthRequired) {
+		var te *TokenError
+		if !errors.As(err, &te) || te.StatusCode != 503 || errors.Is(err, ErrReauthRequired) {
 			t.Fatalf("caller %d: err = %v, want a transient *TokenError with status 503", i, err)
 		}
 	}
