@@ -273,13 +273,15 @@ func (s *Source) refreshAt(tok *Token, now time.Time) time.Time {
 	if tok.Expiry.IsZero() {
 		return time.Time{}
 	}
-	margin := s.EarlyRefresh
-	if margin <= 0 {
-		life := tok.Expiry.Sub(tok.IssuedAt)
-		if tok.IssuedAt.IsZero() || life <= 0 {
-			life = tok.Expiry.Sub(now)
-		}
-		margin = min(max(life/5, 0), maxMargin)
+	life := tok.Expiry.Sub(tok.IssuedAt)
+	if tok.IssuedAt.IsZero() || life <= 0 {
+		life = tok.Expiry.Sub(now)
+	}
+	margin := min(max(life/5, 0), maxMargin)
+	if s.EarlyRefresh > 0 {
+		// A configured margin longer than the token lives would make every
+		// new token due at once: refresh halfway at the latest.
+		margin = min(s.EarlyRefresh, max(life/2, 0))
 	}
 	return tok.Expiry.Add(-margin)
 }

@@ -50,7 +50,8 @@ type Source struct {
 	// EarlyRefresh is how long before expiry a token is refreshed in the
 	// background. Zero means a fifth of the token's lifetime, at most one
 	// minute, so a 15-minute token refreshes a minute early and a
-	// 10-second token two seconds early.
+	// 10-second token two seconds early. A configured margin is capped at
+	// half the token's lifetime.
 	EarlyRefresh time.Duration
 
 	// cur is the published token, read without a lock on the hot path.

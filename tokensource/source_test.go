@@ -383,6 +383,7 @@ func TestSourceRefreshAt(t *testing.T) {
 		{"60 seconds", time.Minute, 0, 12 * time.Second},
 		{"2 seconds", 2 * time.Second, 0, 400 * time.Millisecond},
 		{"configured", 15 * time.Minute, 10 * time.Second, 10 * time.Second},
+		{"configured longer than the lifetime", time.Minute, 5 * time.Minute, 30 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
