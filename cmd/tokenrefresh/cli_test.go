@@ -73,6 +73,7 @@ func TestUsageErrors(t *testing.T) {
 		{"demo bad ttl", []string{"demo", "--access-ttl", "1s", "--refresh-ttl", "1s"}, "at least twice"},
 		{"demo sub-second ttl", []string{"demo", "--access-ttl", "1500ms"}, "whole seconds"},
 		{"bad duration", []string{"serve-demo", "--access-ttl", "soon"}, "invalid value"},
+		{"bad user", []string{"serve-demo", "--user", "alice"}, "want name:password"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

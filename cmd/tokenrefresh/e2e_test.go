@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,7 +295,8 @@ func TestE2EKeyring(t *testing.T) {
 func TestE2EServeDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1s")
+	cmd := exec.CommandContext(ctx, binary, "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1s",
+		"--user", "alice:wonderland", "--user", "bob:builder")
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -318,6 +320,16 @@ func TestE2EServeDemo(t *testing.T) {
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("first stdout line = %q, want the base URL", line)
 	}
+	for user, want := range map[string]int{`{"username":"bob","password":"builder"}`: 200, `{"username":"carol","password":"x"}`: 401} {
+		resp, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("login %s with --user flags: status %d, want %d", user, resp.StatusCode, want)
+		}
+	}
 	c := newCLI(t)
 	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, base)...)
 	time.Sleep(1200 * time.Millisecond) // --access-ttl took effect: this get refreshes
@@ -332,8 +344,8 @@ func TestE2EServeDemo(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.must(exitOK, "", nil, "get", base+"/debug/stats").stdout), &stats); err != nil {
 		t.Fatal(err)
 	}
-	if stats.Refreshes < 1 || stats.Logins != 1 {
-		t.Errorf("server stats = %+v, want 1 login and at least 1 refresh", stats)
+	if stats.Refreshes < 1 || stats.Logins != 2 {
+		t.Errorf("server stats = %+v, want 2 logins (bob's, then the CLI's) and at least 1 refresh", stats)
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)

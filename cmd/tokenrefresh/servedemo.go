@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
@@ -20,7 +21,8 @@ token values) are logged to stderr.
 Endpoints: POST /auth/login, /auth/refresh, /auth/logout (JSON API);
 POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009); GET /api/profile,
 /api/items, /api/large?bytes=N (protected); GET /debug/stats.
-The demo user is alice, password wonderland, unless --users-file is given;
+The demo user is alice, password wonderland, unless --user or --users-file
+gives others (both may be used; --user wins for a name in both);
 any OAuth2 client id is accepted unless --client-id is given.
 
 Try it:
@@ -36,6 +38,7 @@ type serveDemoOptions struct {
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	usersFile  string
+	users      userFlag
 	clientID   string
 	env        *env
 }
@@ -47,6 +50,7 @@ func parseServeDemo(e *env, args []string) (func(context.Context) error, error) 
 	fs.DurationVar(&o.accessTTL, "access-ttl", demoserver.DefaultAccessTTL, "access token `lifetime`")
 	fs.DurationVar(&o.refreshTTL, "refresh-ttl", demoserver.DefaultRefreshTTL, "refresh token `lifetime`")
 	fs.StringVar(&o.usersFile, "users-file", "", "`file` of user:password lines (default: alice:wonderland)")
+	fs.Var(&o.users, "user", "a `name:password` user; repeat for more (default: alice:wonderland)")
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth2 client `id` to require; the secret comes from TOKENREFRESH_CLIENT_SECRET (default: any client)")
 	if err := parseFlags(e, fs, serveDemoUsage, args); err != nil {
 		return nil, err
@@ -81,6 +85,12 @@ func (o *serveDemoOptions) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if len(o.users) > 0 && cfg.Users == nil {
+		cfg.Users = map[string]string{}
+	}
+	for name, pw := range o.users {
+		cfg.Users[name] = pw
+	}
 	srv, err := demoserver.StartContext(ctx, o.addr, cfg)
 	if err != nil {
 		return err
@@ -93,4 +103,21 @@ func (o *serveDemoOptions) run(ctx context.Context) error {
 		return nil
 	}
 	return srv.Close()
+}
+
+// userFlag collects repeated --user name:password values.
+type userFlag map[string]string
+
+func (u *userFlag) String() string { return "" } // never print passwords
+
+func (u *userFlag) Set(v string) error {
+	name, pw, ok := strings.Cut(v, ":")
+	if !ok || name == "" || pw == "" {
+		return fmt.Errorf("want name:password")
+	}
+	if *u == nil {
+		*u = userFlag{}
+	}
+	(*u)[name] = pw
+	return nil
 }
