@@ -57,11 +57,11 @@ func newSTGrant(now func() time.Time) *stGrant {
 func (g *stGrant) issueLocked(rt string) *Token {
 	g.seq++
 	if rt == "" {
-		rt = fmt.Sprintf("rt-%d", g.seq)
+		rt = fmt.Sprintf("rt-%d-secret", g.seq)
 		g.live[rt] = true
 	}
 	now := g.now()
-	return &Token{AccessToken: fmt.Sprintf("at-%d", g.seq), TokenType: "bearer", RefreshToken: rt,
+	return &Token{AccessToken: fmt.Sprintf("at-%d-secret", g.seq), TokenType: "bearer", RefreshToken: rt,
 		Expiry: now.Add(g.ttl), RefreshExpiry: now.Add(g.rttl)}
 }
 
@@ -108,6 +108,14 @@ func (g *stGrant) Refresh(ctx context.Context, rt string) (*Token, error) {
 	}
 	g.used[rt], g.live[rt] = true, false
 	return g.issueLocked(""), nil
+}
+
+// block makes every Refresh wait until gate is closed; started receives a
+// value as each Refresh begins.
+func (g *stGrant) block() (gate chan struct{}, started chan struct{}) {
+	gate, started = make(chan struct{}), make(chan struct{}, 1)
+	g.set(func(g *stGrant) { g.gate, g.started = gate, started })
+	return gate, started
 }
 
 func (g *stGrant) counts() (logins, refreshes, reuses int) {

@@ -3,6 +3,7 @@ package keymutex
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -23,6 +24,7 @@ func TestMutualExclusion(t *testing.T) {
 			inside++
 			maxInside = max(maxInside, inside)
 			mu.Unlock()
+			runtime.Gosched() // give a second holder, if any, time to get in
 			mu.Lock()
 			inside--
 			total++
