@@ -44,3 +44,40 @@ type Store interface {
 type Locker interface {
 	Lock(ctx context.Context, key string) (unlock func() error, err error)
 }
+
+// Reserver is implemented by stores that can show, before a refresh token is
+// spent, that the write of its successor will land. A token source reserves
+// the save before it sends a single-use refresh token: when the store cannot
+// take the result (disk full, read-only, no permission) the refresh is not
+// sent and the session on the server is untouched.
+//
+// Reserve sets aside what a Put of key with a value of up to size bytes
+// needs (for the file store: a temporary file in the target directory
+// holding the space) and returns a [Reservation], or an error that says why
+// it cannot (wrapping [ErrNoSpace], [ErrReadOnly] or fs.ErrPermission where
+// the cause is one of those). Reserve is called while the caller holds the
+// key's lock, when the store is also a [Locker].
+type Reserver interface {
+	Reserve(ctx context.Context, key string, size int) (Reservation, error)
+}
+
+// Reservation is a save set aside by [Reserver.Reserve]. Exactly one of
+// Commit or Release ends it; Release after Commit is a no-op, so
+// "defer r.Release()" is safe.
+type Reservation interface {
+	// Commit stores value under key as Put would (atomically, durably),
+	// using the reserved resources, so that it does not fail for lack of
+	// space when value fits in the reserved size. A larger value is written
+	// as Put writes it. Commit may be called at most once.
+	Commit(ctx context.Context, value []byte) error
+	// Release gives the reserved resources back without storing anything.
+	Release() error
+}
+
+// ErrNoSpace is wrapped by errors of stores that ran out of space (a full
+// disk or quota).
+var ErrNoSpace = errors.New("storage: no space left")
+
+// ErrReadOnly is wrapped by errors of stores that cannot be written at all
+// (a read-only file system or database).
+var ErrReadOnly = errors.New("storage: read-only")

@@ -15,6 +15,15 @@ var ErrReauthRequired = errors.New("tokensource: re-authentication required")
 // refresh token. It satisfies errors.Is(err, ErrReauthRequired).
 var ErrNoRefreshToken = fmt.Errorf("%w: no refresh token", ErrReauthRequired)
 
+// ErrRefreshOutcomeUnknown means a refresh request may have reached the
+// server but no usable answer came back: the connection was reset or timed
+// out after the request was written, the server answered 500, 502 or 504, a
+// redirect, or a body that could not be read. The server may have rotated
+// the refresh token, so it is never sent again automatically (except once
+// inside a grant's reuse grace period, see [ReuseGracer]). It satisfies
+// errors.Is(err, ErrReauthRequired): the session continues by logging in.
+var ErrRefreshOutcomeUnknown = fmt.Errorf("%w: refresh outcome unknown, the server may have used the refresh token", ErrReauthRequired)
+
 // TokenError reports a failed call to a token endpoint. Test with errors.As.
 //
 // Its message never contains a token or a client secret: Body is a short

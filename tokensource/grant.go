@@ -1,6 +1,9 @@
 package tokensource
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Grant obtains tokens from an authorization server. [PasswordGrant] speaks
 // standard OAuth2 token endpoints and [JSONGrant] in-house JSON APIs; any
@@ -25,4 +28,15 @@ type Grant interface {
 // logout (RFC 7009 revocation, or a JSON logout endpoint).
 type Revoker interface {
 	Revoke(ctx context.Context, tok *Token) error
+}
+
+// ReuseGracer is implemented by grants whose server accepts a rotated-away
+// refresh token once more for a while after rotating it (a reuse grace
+// period, as Okta, Auth0, Cognito and Ory Hydra offer). Inside the grace
+// period a [Source] may send a refresh token whose outcome is unknown
+// ([ErrRefreshOutcomeUnknown]) one more time, and only once, instead of
+// logging in again. Zero means no grace: a refresh token is sent at most
+// once.
+type ReuseGracer interface {
+	RefreshReuseGrace() time.Duration
 }

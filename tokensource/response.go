@@ -2,7 +2,6 @@ package tokensource
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -11,13 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 )
-
-// ErrRefreshOutcomeUnknown is wrapped by the rejected [TokenError] of a
-// refresh whose first attempt was lost after the request was sent and whose
-// retry the server refused: the server most likely used (rotated) the
-// refresh token on the lost attempt. The session continues by logging in
-// again.
-var ErrRefreshOutcomeUnknown = errors.New("an earlier attempt was lost after the request was sent; the server probably used the refresh token")
 
 // maxExcerpt caps the body excerpt kept in a TokenError; excerptScan caps
 // how much of the body is looked at to make it.

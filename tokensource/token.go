@@ -34,6 +34,12 @@ type Token struct {
 	// it is zero; with Expiry it gives the token's lifetime, which scales
 	// the early-refresh margin.
 	IssuedAt time.Time
+	// ClockSkew is the authorization server's clock minus ours when the
+	// token was received, measured from the Date header of the response
+	// and rounded to whole seconds; zero when unknown. Absolute expiries
+	// are read against the server's clock, so a skewed server still yields
+	// tokens of the right lifetime.
+	ClockSkew time.Duration
 
 	// authz caches the Authorization header value. It is filled in by
 	// prepare before a Source publishes the token, so reading it needs no
