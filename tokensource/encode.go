@@ -27,22 +27,45 @@ type storedToken struct {
 	Expiry        *time.Time `json:"expiry,omitempty"`
 	RefreshExpiry *time.Time `json:"refresh_expiry,omitempty"`
 	IssuedAt      *time.Time `json:"issued_at,omitempty"`
+	// ClockSkew is Token.ClockSkew in whole seconds.
+	ClockSkew int64 `json:"clock_skew_seconds,omitempty"`
+
+	// The refresh token's fate, shared by every process using the store.
+	// Old readers ignore these fields, which only make a reader more
+	// careful, so adding them did not need a new version.
+
+	// RefreshSentAt records an intent: the refresh token was sent at this
+	// time and the answer has not been saved (yet). Saving the successor
+	// clears it; a process that finds it knows the token may be spent.
+	RefreshSentAt *time.Time `json:"refresh_sent_at,omitempty"`
+	// RefreshResent records that the one re-send allowed inside a server's
+	// reuse grace period was used.
+	RefreshResent bool `json:"refresh_resent,omitempty"`
+	// RefreshRejected records that a server rejected the refresh token.
+	RefreshRejected bool `json:"refresh_rejected,omitempty"`
 }
 
 // EncodeToken serializes t, secrets included, in the versioned JSON format
-// that [DecodeToken] reads. The bytes are as secret as the token itself.
+// that [DecodeToken] reads, together with what a [Source] knows about the
+// refresh token's fate (rejected by the server, or sent in a refresh whose
+// answer was never saved). The bytes are as secret as the token itself. A
+// token needs an access token or a refresh token.
 func EncodeToken(t *Token) ([]byte, error) {
-	if t == nil || t.AccessToken == "" {
-		return nil, errors.New("tokensource: encode: token has no access token")
+	if t == nil || (t.AccessToken == "" && t.RefreshToken == "") {
+		return nil, errors.New("tokensource: encode: token has neither an access nor a refresh token")
 	}
 	return json.Marshal(storedToken{
-		Version:       encodingVersion,
-		AccessToken:   t.AccessToken,
-		TokenType:     t.TokenType,
-		RefreshToken:  t.RefreshToken,
-		Expiry:        timePtr(t.Expiry),
-		RefreshExpiry: timePtr(t.RefreshExpiry),
-		IssuedAt:      timePtr(t.IssuedAt),
+		Version:         encodingVersion,
+		AccessToken:     t.AccessToken,
+		TokenType:       t.TokenType,
+		RefreshToken:    t.RefreshToken,
+		Expiry:          timePtr(t.Expiry),
+		RefreshExpiry:   timePtr(t.RefreshExpiry),
+		IssuedAt:        timePtr(t.IssuedAt),
+		ClockSkew:       int64(t.ClockSkew / time.Second),
+		RefreshSentAt:   timePtr(t.fate.sentAt),
+		RefreshResent:   t.fate.resent,
+		RefreshRejected: t.fate.rejected,
 	})
 }
 
@@ -60,8 +83,8 @@ func DecodeToken(b []byte) (*Token, error) {
 	case st.Version > encodingVersion:
 		return nil, fmt.Errorf("%w: format version %d is newer than this program understands (%d)",
 			ErrUnreadableToken, st.Version, encodingVersion)
-	case st.AccessToken == "":
-		return nil, fmt.Errorf("%w: no access token", ErrUnreadableToken)
+	case st.AccessToken == "" && st.RefreshToken == "":
+		return nil, fmt.Errorf("%w: no access or refresh token", ErrUnreadableToken)
 	}
 	return &Token{
 		AccessToken:   st.AccessToken,
@@ -70,6 +93,12 @@ func DecodeToken(b []byte) (*Token, error) {
 		Expiry:        timeVal(st.Expiry),
 		RefreshExpiry: timeVal(st.RefreshExpiry),
 		IssuedAt:      timeVal(st.IssuedAt),
+		ClockSkew:     time.Duration(st.ClockSkew) * time.Second,
+		fate: fate{
+			sentAt:   timeVal(st.RefreshSentAt),
+			resent:   st.RefreshResent,
+			rejected: st.RefreshRejected,
+		},
 	}, nil
 }
 

@@ -24,6 +24,14 @@ var ErrNoRefreshToken = fmt.Errorf("%w: no refresh token", ErrReauthRequired)
 // errors.Is(err, ErrReauthRequired): the session continues by logging in.
 var ErrRefreshOutcomeUnknown = fmt.Errorf("%w: refresh outcome unknown, the server may have used the refresh token", ErrReauthRequired)
 
+// ErrStoreUnwritable means the Store showed, before a refresh token was
+// sent, that it could not save the answer: a full disk, a read-only file
+// system, missing permission. The refresh was not sent, so the session on
+// the server is untouched and continues, with no new login, once the store
+// can be written again. The error also wraps the store's own error
+// (storage.ErrNoSpace, storage.ErrReadOnly, fs.ErrPermission, ...).
+var ErrStoreUnwritable = errors.New("tokensource: the store cannot save a new token, so the refresh was not sent")
+
 // TokenError reports a failed call to a token endpoint. Test with errors.As.
 //
 // Its message never contains a token or a client secret: Body is a short

@@ -13,11 +13,15 @@ const (
 	EventRefreshFailed   EventKind = "refresh_failed"
 	EventLogin           EventKind = "login"
 	EventLoginFailed     EventKind = "login_failed"
-	EventAdopted         EventKind = "adopted"     // a newer token was found in the Store
-	EventSaveFailed      EventKind = "save_failed" // the Store did not accept a new token
-	EventSaved           EventKind = "saved"       // a pending save finally succeeded
-	EventUnauthorized    EventKind = "unauthorized"
-	EventStaleRetry      EventKind = "stale_retry"
+	// EventRefreshOutcomeUnknown: a refresh token was sent and no usable
+	// answer was saved (a lost answer, or a process that died after
+	// sending): the server may have spent it, so it is not sent again.
+	EventRefreshOutcomeUnknown EventKind = "refresh_outcome_unknown"
+	EventAdopted               EventKind = "adopted"     // a newer token was found in the Store
+	EventSaveFailed            EventKind = "save_failed" // the Store did not accept a new token
+	EventSaved                 EventKind = "saved"       // a pending save finally succeeded
+	EventUnauthorized          EventKind = "unauthorized"
+	EventStaleRetry            EventKind = "stale_retry"
 )
 
 // Trigger says why a refresh ran.
@@ -41,4 +45,8 @@ type Event struct {
 	Rotated bool
 	// Err is the failure, for failed steps.
 	Err error
+	// ClockSkew is the server's clock minus ours as measured from the
+	// answer's Date header, for finished logins and refreshes; zero when
+	// unknown.
+	ClockSkew time.Duration
 }

@@ -2,6 +2,7 @@ package tokensource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -45,13 +46,25 @@ type stGrant struct {
 	refreshes  int
 	reuses     int
 	refreshErr error         // returned by Refresh (a transient failure) while set
+	// lostNext rotates the next refreshes server-side, then reports their
+	// outcome as unknown (a gateway 504, a reset after the request).
+	lostNext int
+	// brokenNext rotates the next refreshes and answers without an access
+	// token (the new refresh token is in the answer).
+	brokenNext int
+	// grace lets a rotated-away refresh token be used again for this long
+	// without counting as reuse; rotatedAt records when each was rotated.
+	grace     time.Duration
+	rotatedAt map[string]time.Time
+	graceUses int
+	sent      map[string]int // how often each refresh token was presented
 	gate       chan struct{} // while non-nil, Refresh waits for it to close
 	started    chan struct{} // if non-nil, receives a value when Refresh starts
 }
 
 func newSTGrant(now func() time.Time) *stGrant {
 	return &stGrant{now: now, ttl: 15 * time.Minute, rttl: 12 * time.Hour,
-		live: map[string]bool{}, used: map[string]bool{}}
+		live: map[string]bool{}, used: map[string]bool{}, rotatedAt: map[string]time.Time{}, sent: map[string]int{}}
 }
 
 func (g *stGrant) issueLocked(rt string) *Token {
@@ -95,7 +108,13 @@ func (g *stGrant) Refresh(ctx context.Context, rt string) (*Token, error) {
 	if g.refreshErr != nil {
 		return nil, g.refreshErr
 	}
-	if g.used[rt] || !g.live[rt] {
+	g.sent[rt]++
+	inGrace := false
+	if at, ok := g.rotatedAt[rt]; ok && g.grace > 0 && g.now().Sub(at) < g.grace {
+		g.graceUses++
+		inGrace = true
+	}
+	if !inGrace && (g.used[rt] || !g.live[rt]) {
 		if g.used[rt] {
 			g.reuses++
 		}
@@ -106,8 +125,39 @@ func (g *stGrant) Refresh(ctx context.Context, rt string) (*Token, error) {
 		t.RefreshToken, t.RefreshExpiry = "", time.Time{}
 		return t, nil
 	}
-	g.used[rt], g.live[rt] = true, false
-	return g.issueLocked(""), nil
+	if !inGrace {
+		g.used[rt], g.live[rt] = true, false
+		g.rotatedAt[rt] = g.now()
+	}
+	tok := g.issueLocked("")
+	switch {
+	case g.lostNext > 0:
+		g.lostNext--
+		return nil, &TokenError{Op: "refresh", StatusCode: 504, Err: ErrRefreshOutcomeUnknown}
+	case g.brokenNext > 0:
+		g.brokenNext--
+		return &Token{RefreshToken: tok.RefreshToken, RefreshExpiry: tok.RefreshExpiry},
+			&TokenError{Op: "refresh", StatusCode: 200, Err: fmt.Errorf("%w: no access token", ErrMalformedResponse)}
+	}
+	return tok, nil
+}
+
+// RefreshReuseGrace implements ReuseGracer.
+func (g *stGrant) RefreshReuseGrace() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.grace
+}
+
+// maxSent is the most times one refresh token was presented.
+func (g *stGrant) maxSent() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range g.sent {
+		n = max(n, c)
+	}
+	return n
 }
 
 // block makes every Refresh wait until gate is closed; started receives a
@@ -129,6 +179,50 @@ func (g *stGrant) set(f func(g *stGrant)) {
 	f(g)
 	g.mu.Unlock()
 }
+
+// stReservingStore adds a Reserver to an stStore whose reservations can
+// be refused, as a full or read-only disk would.
+type stReservingStore struct {
+	*stStore
+	reserveErr error
+	reserved   int // reservations made
+	committed  int
+}
+
+func (r *stReservingStore) Reserve(ctx context.Context, key string, size int) (storage.Reservation, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reserveErr != nil {
+		return nil, r.reserveErr
+	}
+	r.reserved++
+	return &stReservation{r: r, key: key}, nil
+}
+
+func (r *stReservingStore) setReserveErr(err error) {
+	r.mu.Lock()
+	r.reserveErr = err
+	r.mu.Unlock()
+}
+
+type stReservation struct {
+	r    *stReservingStore
+	key  string
+	done bool
+}
+
+func (res *stReservation) Commit(ctx context.Context, value []byte) error {
+	if res.done {
+		return errors.New("reservation already used")
+	}
+	res.done = true
+	res.r.mu.Lock()
+	res.r.committed++
+	res.r.mu.Unlock()
+	return res.r.Put(ctx, res.key, value)
+}
+
+func (res *stReservation) Release() error { res.done = true; return nil }
 
 // stStore is a map Store that can fail Puts and observe them.
 type stStore struct {

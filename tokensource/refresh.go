@@ -57,7 +57,19 @@ func (s *Source) refresh(ctx context.Context, trigger Trigger) (tok *Token, degr
 		}
 		return s.adopt(cand), false, nil
 	}
+	defer s.releaseReservation()
 	tok, err = s.obtain(ctx, cand, trigger)
+	if tok != nil && err != nil {
+		// A new refresh token came in an unusable answer: keep it.
+		s.save(ctx, tok)
+		if tok.AccessToken != "" {
+			s.publish(tok)
+		}
+		if s.usable(tok, triggerSave, s.now()) {
+			return tok, true, nil
+		}
+		return nil, false, err
+	}
 	if err != nil {
 		if cand != nil && trigger != triggerLogin && s.usable(cand, triggerSave, s.now()) {
 			// The current token still works; keep serving it and let a
@@ -101,6 +113,9 @@ func (s *Source) candidate(ctx context.Context) (*Token, error) {
 	case mem == nil:
 		return stored, nil
 	case stored.AccessToken == mem.AccessToken && stored.RefreshToken == mem.RefreshToken:
+		// The same token; what the store records about its refresh
+		// token (another process's intent or rejection) still counts.
+		s.learn(stored.RefreshToken, stored.fate)
 		return mem, nil
 	case !s.dirty.Load() || stored.IssuedAt.After(mem.IssuedAt):
 		return stored, nil
@@ -111,6 +126,9 @@ func (s *Source) candidate(ctx context.Context) (*Token, error) {
 // usable reports whether tok can be handed out for trigger without a
 // network call.
 func (s *Source) usable(tok *Token, trigger Trigger, now time.Time) bool {
+	if tok.AccessToken == "" {
+		return false
+	}
 	if r := s.rejected.Load(); r != nil && r.AccessToken == tok.AccessToken {
 		return false
 	}
@@ -134,38 +152,6 @@ func (s *Source) adopt(tok *Token) *Token {
 	return tok
 }
 
-// obtain gets a new token: by refresh while the refresh token lives, else
-// by logging in.
-func (s *Source) obtain(ctx context.Context, cand *Token, trigger Trigger) (*Token, error) {
-	if trigger != triggerLogin && cand != nil && s.refreshable(cand, s.now()) {
-		tok, err := s.callRefresh(ctx, cand, trigger)
-		if err == nil || !errors.Is(err, ErrReauthRequired) {
-			return tok, err
-		}
-		s.spent = cand.RefreshToken
-		s.log(ctx, slog.LevelInfo, "refresh token rejected; logging in again", "error", err)
-		tok, lerr := s.callLogin(ctx, trigger)
-		if lerr != nil {
-			return nil, fmt.Errorf("%w (after the refresh token was rejected)", lerr)
-		}
-		return tok, nil
-	}
-	return s.callLogin(ctx, trigger)
-}
-
-// refreshable reports whether tok's refresh token may be sent: present,
-// never used up, and not expired or about to.
-func (s *Source) refreshable(tok *Token, now time.Time) bool {
-	if tok.RefreshToken == "" || tok.RefreshToken == s.spent {
-		return false
-	}
-	if tok.RefreshExpiry.IsZero() {
-		return true
-	}
-	margin := min(max(tok.RefreshExpiry.Sub(tok.IssuedAt)/20, 0), maxMargin)
-	return now.Add(margin).Before(tok.RefreshExpiry)
-}
-
 func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (*Token, error) {
 	s.emit(Event{Kind: EventRefreshStarted, Trigger: trigger})
 	start := time.Now()
@@ -176,7 +162,12 @@ func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (
 	if err != nil {
 		err = withOp("refresh", err)
 		s.emit(Event{Kind: EventRefreshFailed, Trigger: trigger, Duration: time.Since(start), Err: err})
-		return nil, err
+		if tok == nil || tok.RefreshToken == "" || tok.RefreshToken == old.RefreshToken {
+			return nil, err
+		}
+		// An unusable answer that still carries a new refresh token: the
+		// server rotated, so the new refresh token must be kept.
+		return s.received(tok), err
 	}
 	tok = s.received(tok)
 	if tok.RefreshToken == "" {
@@ -184,9 +175,9 @@ func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (
 	}
 	rotated := tok.RefreshToken != old.RefreshToken
 	if rotated {
-		s.spent = old.RefreshToken
+		s.known = known{rt: old.RefreshToken, spent: true}
 	}
-	s.emit(Event{Kind: EventRefreshFinished, Trigger: trigger, Duration: time.Since(start), Rotated: rotated})
+	s.emit(Event{Kind: EventRefreshFinished, Trigger: trigger, Duration: time.Since(start), Rotated: rotated, ClockSkew: tok.ClockSkew})
 	return tok, nil
 }
 
@@ -201,7 +192,7 @@ func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error)
 		s.emit(Event{Kind: EventLoginFailed, Trigger: trigger, Duration: time.Since(start), Err: err})
 		return nil, err
 	}
-	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start)})
+	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start), ClockSkew: tok.ClockSkew})
 	return s.received(tok), nil
 }
 
@@ -238,10 +229,7 @@ func (s *Source) save(ctx context.Context, tok *Token) {
 	if s.Store == nil {
 		return
 	}
-	b, err := EncodeToken(tok)
-	if err == nil {
-		err = s.Store.Put(ctx, s.key(), b)
-	}
+	err := s.write(ctx, tok)
 	s.mu.Lock()
 	s.saveErr = err
 	s.mu.Unlock()

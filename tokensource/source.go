@@ -70,9 +70,12 @@ type Source struct {
 	flight  *flight
 	saveErr error
 
-	// spent is the refresh token most recently used up (rotated away or
-	// rejected). Only the running flight reads or writes it.
-	spent string
+	// known and res belong to the running flight: only it reads or
+	// writes them. known is what this process learned about the refresh
+	// token it last used (the Store's record says the same when there is
+	// one); res is the save reserved before a refresh token was sent.
+	known known
+	res   storage.Reservation
 }
 
 // held is a published token with its precomputed refresh time.

@@ -220,7 +220,8 @@ func TestSourcePersistsBeforePublishing(t *testing.T) {
 	}
 	e.clock.Advance(time.Hour)
 	second := stToken(t, e.src)
-	if len(published) != 1 || published[0] != first.AccessToken {
+	// Two saves: the intent before the refresh is sent, then the answer.
+	if len(published) != 2 || published[0] != first.AccessToken || published[1] != first.AccessToken {
 		t.Fatalf("token published before it was saved (published at save time: %v)", published)
 	}
 	if got := e.store.token("k"); got.RefreshToken != second.RefreshToken || second.RefreshToken == first.RefreshToken {
@@ -231,9 +232,14 @@ func TestSourcePersistsBeforePublishing(t *testing.T) {
 func TestSourceSaveFailure(t *testing.T) {
 	e := newSTEnv(t)
 	first := stToken(t, e.src)
-	e.store.mu.Lock()
-	e.store.putErr = errors.New("disk full")
-	e.store.mu.Unlock()
+	// The intent before the refresh is written; the save of the answer
+	// fails (a store whose failure nothing could foresee).
+	e.store.onPut = func([]byte) {
+		e.store.mu.Lock()
+		e.store.putErr = errors.New("disk full")
+		e.store.onPut = nil
+		e.store.mu.Unlock()
+	}
 	e.clock.Advance(time.Hour)
 
 	second := stToken(t, e.src)
@@ -414,8 +420,8 @@ func TestSourceCloseWaitsForFlight(t *testing.T) {
 	if err := e.src.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if e.store.puts != 2 {
-		t.Fatalf("store puts = %d, want 2 (login, then the refresh Close waited for)", e.store.puts)
+	if e.store.puts != 3 {
+		t.Fatalf("store puts = %d, want 3 (login, then the intent and the answer of the refresh Close waited for)", e.store.puts)
 	}
 }
 
@@ -445,17 +451,22 @@ func TestSourceLogsNoSecrets(t *testing.T) {
 	var buf bytes.Buffer
 	e.src.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	first := stToken(t, e.src)
-	e.store.mu.Lock()
-	e.store.putErr = errors.New("disk full")
-	e.store.mu.Unlock()
+	// The intent before the refresh is written; the save of the answer
+	// fails (a store whose failure nothing could foresee).
+	e.store.onPut = func([]byte) {
+		e.store.mu.Lock()
+		e.store.putErr = errors.New("disk full")
+		e.store.onPut = nil
+		e.store.mu.Unlock()
+	}
 	e.clock.Advance(time.Hour)
 	second := stToken(t, e.src)
 	e.grant.set(func(g *stGrant) { g.live[second.RefreshToken] = false })
-	e.clock.Advance(time.Hour)
-	stToken(t, e.src)
 	e.store.mu.Lock()
 	e.store.putErr = nil
 	e.store.mu.Unlock()
+	e.clock.Advance(time.Hour)
+	stToken(t, e.src)
 	out := buf.String()
 	for _, secret := range []string{first.AccessToken, first.RefreshToken, second.AccessToken, second.RefreshToken} {
 		if strings.Contains(out, secret) {

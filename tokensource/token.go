@@ -41,6 +41,10 @@ type Token struct {
 	// tokens of the right lifetime.
 	ClockSkew time.Duration
 
+	// fate is what is known about the refresh token's use; it travels
+	// through the Store so that every process sharing it knows.
+	fate fate
+
 	// authz caches the Authorization header value. It is filled in by
 	// prepare before a Source publishes the token, so reading it needs no
 	// lock.
@@ -86,6 +90,38 @@ func (t *Token) RefreshExpiredAt(now time.Time) bool {
 		return true
 	}
 	return !t.RefreshExpiry.IsZero() && !now.Before(t.RefreshExpiry)
+}
+
+// fate records what happened to a refresh token beyond its expiry.
+type fate struct {
+	// sentAt is when the refresh token was sent in a refresh whose answer
+	// was never saved; zero when it was not. The server may have rotated
+	// it, so it is not sent again (see [ReuseGracer] for the exception).
+	sentAt time.Time
+	// resent reports that the one re-send inside a reuse grace period was
+	// used.
+	resent bool
+	// rejected reports that a server refused the refresh token.
+	rejected bool
+}
+
+// RefreshRejected reports whether a server rejected t's refresh token, as
+// recorded by a [Source] in its Store. Such a token is never sent again;
+// the session continues only by logging in.
+func (t *Token) RefreshRejected() bool { return t.fate.rejected }
+
+// RefreshPending reports whether t's refresh token was sent in a refresh
+// whose answer was never saved (the process died, or the server's answer
+// was lost), and when. The server may have used it, so a [Source] logs in
+// instead of sending it again.
+func (t *Token) RefreshPending() (sentAt time.Time, pending bool) {
+	return t.fate.sentAt, !t.fate.sentAt.IsZero()
+}
+
+// RefreshUsable reports whether t's refresh token may be sent at now:
+// present, not expired, not rejected and not possibly spent already.
+func (t *Token) RefreshUsable(now time.Time) bool {
+	return !t.RefreshExpiredAt(now) && !t.fate.rejected && t.fate.sentAt.IsZero()
 }
 
 // clone returns a copy of t without the cached header value.

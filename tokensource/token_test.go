@@ -102,7 +102,7 @@ func TestDecodeTokenErrors(t *testing.T) {
 		"not json":        "<html>SECRET</html>",
 		"no version":      `{"access_token":"SECRET"}`,
 		"future version":  `{"version":99,"access_token":"SECRET"}`,
-		"no access token": `{"version":1,"refresh_token":"SECRET"}`,
+		"no token":        `{"version":1,"token_type":"SECRET"}`,
 		"wrong type":      `{"version":"1","access_token":"SECRET"}`,
 		"bad time":        `{"version":1,"access_token":"SECRET","expiry":"SECRET"}`,
 	} {

@@ -1,0 +1,259 @@
+package tokensource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+)
+
+// A refresh token is sent at most once. Before it is sent, the Store must
+// show that it can take the answer (a reservation), and an intent is
+// written: "this refresh token was sent at T". The save of the new token
+// clears the intent. Whoever finds an intent without a successor (this
+// process after a lost answer, another process after a crash) knows the
+// token may be spent and logs in instead of replaying it, unless the
+// grant's server has a reuse grace period (ReuseGracer) that allows one
+// more try. A rejection is recorded the same way, so no process sends a
+// rejected refresh token again.
+
+// known is what this process learned about one refresh token.
+type known struct {
+	rt    string
+	fate  fate
+	spent bool // rotated away by a refresh of ours
+}
+
+// learn merges what the store records about refresh token rt into
+// s.known.
+func (s *Source) learn(rt string, f fate) {
+	if s.known.rt != rt {
+		s.known = known{rt: rt}
+	}
+	k := &s.known.fate
+	if k.sentAt.IsZero() || (!f.sentAt.IsZero() && f.sentAt.Before(k.sentAt)) {
+		k.sentAt = f.sentAt
+	}
+	k.resent = k.resent || f.resent
+	k.rejected = k.rejected || f.rejected
+}
+
+// fateOf returns what is known about tok's refresh token, from the store's
+// record (carried by tok) and from this process.
+func (s *Source) fateOf(tok *Token) fate {
+	f := tok.fate
+	if s.known.rt == tok.RefreshToken {
+		if f.sentAt.IsZero() {
+			f.sentAt = s.known.fate.sentAt
+		}
+		f.resent = f.resent || s.known.fate.resent
+		f.rejected = f.rejected || s.known.fate.rejected
+	}
+	return f
+}
+
+// obtain gets a new token: by refresh while the refresh token may be sent,
+// else by logging in.
+func (s *Source) obtain(ctx context.Context, cand *Token, trigger Trigger) (*Token, error) {
+	if trigger == triggerLogin || cand == nil || cand.RefreshToken == "" {
+		return s.callLogin(ctx, trigger)
+	}
+	now := s.now()
+	f := s.fateOf(cand)
+	switch {
+	case f.rejected || (s.known.rt == cand.RefreshToken && s.known.spent):
+		s.log(ctx, slog.LevelInfo, "the refresh token was rejected or used before; logging in again")
+		return s.relogin(ctx, trigger, ErrReauthRequired, "rejected")
+	case !f.sentAt.IsZero() && !s.mayResend(f, now):
+		s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: trigger, Err: ErrRefreshOutcomeUnknown})
+		return s.relogin(ctx, trigger, ErrRefreshOutcomeUnknown, "possibly spent")
+	case !s.refreshable(cand, now):
+		return s.callLogin(ctx, trigger)
+	}
+	tok, err := s.spend(ctx, cand, f, trigger)
+	switch {
+	case err == nil || !errors.Is(err, ErrReauthRequired):
+		return tok, err
+	case errors.Is(err, ErrRefreshOutcomeUnknown):
+		return s.relogin(ctx, trigger, err, "possibly spent")
+	}
+	return s.relogin(ctx, trigger, err, "rejected")
+}
+
+// relogin logs in after the refresh token turned out unusable for the
+// reason given; cause stays reachable with errors.Is when that fails too.
+func (s *Source) relogin(ctx context.Context, trigger Trigger, cause error, why string) (*Token, error) {
+	s.log(ctx, slog.LevelInfo, "refresh token unusable; logging in again", "reason", why)
+	tok, err := s.callLogin(ctx, trigger)
+	if err != nil {
+		return nil, &afterRefreshError{login: err, refresh: cause, why: why}
+	}
+	return tok, nil
+}
+
+// afterRefreshError is a failed login that followed an unusable refresh
+// token. It matches both causes with errors.Is and errors.As.
+type afterRefreshError struct {
+	login, refresh error
+	why            string
+}
+
+func (e *afterRefreshError) Error() string {
+	return e.login.Error() + " (after the refresh token was " + e.why + ")"
+}
+
+func (e *afterRefreshError) Unwrap() []error { return []error{e.login, e.refresh} }
+
+// refreshable reports whether tok's refresh token is present and not
+// expired or about to.
+func (s *Source) refreshable(tok *Token, now time.Time) bool {
+	if tok.RefreshToken == "" {
+		return false
+	}
+	if tok.RefreshExpiry.IsZero() {
+		return true
+	}
+	margin := min(max(tok.RefreshExpiry.Sub(tok.IssuedAt)/20, 0), maxMargin)
+	return now.Add(margin).Before(tok.RefreshExpiry)
+}
+
+// mayResend reports whether a refresh token whose outcome is unknown may be
+// sent once more: the grant's server has a reuse grace period, it has not
+// passed since the token was first sent, and the one re-send is unused.
+func (s *Source) mayResend(f fate, now time.Time) bool {
+	g, ok := s.Grant.(ReuseGracer)
+	if !ok || f.resent || f.sentAt.IsZero() {
+		return false
+	}
+	grace := g.RefreshReuseGrace()
+	return grace > 0 && now.Sub(f.sentAt) < grace
+}
+
+// spend sends cand's refresh token: reserve the save, write the intent,
+// send, then record what the answer means for the old refresh token. A
+// token sent before (f.sentAt set) is being re-sent inside a grace period.
+func (s *Source) spend(ctx context.Context, cand *Token, f fate, trigger Trigger) (*Token, error) {
+	if err := s.reserve(ctx, cand); err != nil {
+		return nil, err
+	}
+	for {
+		if f.sentAt.IsZero() {
+			f.sentAt = s.now()
+		} else {
+			f.resent = true
+		}
+		if err := s.mark(ctx, cand, f, false); err != nil {
+			return nil, err
+		}
+		tok, err := s.callRefresh(ctx, cand, trigger)
+		switch {
+		case err == nil:
+			return tok, nil
+		case errors.Is(err, ErrRefreshOutcomeUnknown):
+			s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: trigger, Err: err})
+			if s.mayResend(f, s.now()) {
+				continue
+			}
+			return nil, err // the intent stays: the token may be spent
+		case errors.Is(err, ErrReauthRequired):
+			s.markQuietly(ctx, cand, fate{rejected: true})
+			return nil, err
+		case tok != nil:
+			// Rotated, but the answer had no usable access token: keep
+			// the new refresh token beside the old access token.
+			s.known = known{rt: cand.RefreshToken, spent: true}
+			merged := cand.clone()
+			merged.fate = fate{}
+			merged.RefreshToken, merged.RefreshExpiry = tok.RefreshToken, tok.RefreshExpiry
+			return merged, err
+		}
+		// Not processed by the server: the refresh token is unspent.
+		s.markQuietly(ctx, cand, fate{})
+		return nil, err
+	}
+}
+
+// mark records f for cand's refresh token, in memory and in the Store. A
+// write that fails before the token is sent means the refresh is not sent.
+func (s *Source) mark(ctx context.Context, cand *Token, f fate, reserved bool) error {
+	s.known = known{rt: cand.RefreshToken, fate: f}
+	if s.Store == nil {
+		return nil
+	}
+	t := cand.clone()
+	t.fate = f
+	var err error
+	if reserved {
+		err = s.write(ctx, t)
+	} else {
+		err = s.put(ctx, t)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnwritable, err)
+	}
+	return nil
+}
+
+// markQuietly records f after the answer came; a failure is logged, since
+// the answer is known in memory anyway.
+func (s *Source) markQuietly(ctx context.Context, cand *Token, f fate) {
+	if err := s.mark(ctx, cand, f, true); err != nil {
+		s.log(ctx, slog.LevelWarn, "recording the refresh token's state failed", "error", err)
+	}
+}
+
+// reserve asks a Store that can tell whether the save of a refresh's
+// answer will land. It fails with ErrStoreUnwritable when it will not.
+func (s *Source) reserve(ctx context.Context, cand *Token) error {
+	r, ok := s.Store.(storage.Reserver)
+	if !ok {
+		return nil
+	}
+	b, err := EncodeToken(cand)
+	if err != nil {
+		return err
+	}
+	res, err := r.Reserve(ctx, s.key(), max(2*len(b), 8<<10))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnwritable, err)
+	}
+	s.res = res
+	return nil
+}
+
+// releaseReservation gives back a reservation the flight did not use.
+func (s *Source) releaseReservation() {
+	if s.res == nil {
+		return
+	}
+	if err := s.res.Release(); err != nil {
+		s.log(context.Background(), slog.LevelWarn, "releasing the store reservation failed", "error", err)
+	}
+	s.res = nil
+}
+
+// write saves tok through the reservation when the flight holds one, else
+// with Put.
+func (s *Source) write(ctx context.Context, tok *Token) error {
+	if s.res == nil {
+		return s.put(ctx, tok)
+	}
+	b, err := EncodeToken(tok)
+	if err != nil {
+		return err
+	}
+	res := s.res
+	s.res = nil
+	return res.Commit(ctx, b)
+}
+
+func (s *Source) put(ctx context.Context, tok *Token) error {
+	b, err := EncodeToken(tok)
+	if err != nil {
+		return err
+	}
+	return s.Store.Put(ctx, s.key(), b)
+}
