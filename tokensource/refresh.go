@@ -296,7 +296,7 @@ func (s *Source) emit(e Event) {
 		switch e.Kind {
 		case EventLogin, EventAdopted, EventSaved:
 			level = slog.LevelInfo
-		case EventRefreshFailed, EventLoginFailed, EventSaveFailed:
+		case EventRefreshFailed, EventLoginFailed, EventSaveFailed, EventRefreshOutcomeUnknown:
 			level = slog.LevelWarn
 		}
 		attrs := []any{"trigger", string(e.Trigger)}
@@ -305,6 +305,9 @@ func (s *Source) emit(e Event) {
 		}
 		if e.Rotated {
 			attrs = append(attrs, "rotated", true)
+		}
+		if e.ClockSkew != 0 {
+			attrs = append(attrs, "server_clock_skew", e.ClockSkew)
 		}
 		if e.Err != nil {
 			attrs = append(attrs, "error", e.Err)

@@ -260,6 +260,22 @@ func seedSession(t *testing.T, dir string, p *profile, tok *tokensource.Token) {
 	}
 }
 
+// withFate returns tok as a Source would have stored it with the given
+// extra record fields (a rejection, an interrupted refresh's intent).
+func withFate(t *testing.T, tok *tokensource.Token, field string) *tokensource.Token {
+	t.Helper()
+	b, err := tokensource.EncodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b[:len(b)-1], ","+field+"}"...)
+	marked, err := tokensource.DecodeToken(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return marked
+}
+
 func TestStatusGolden(t *testing.T) {
 	const access, refresh = "AT-must-not-appear", "RT-must-not-appear"
 	cases := []struct {
@@ -273,6 +289,12 @@ func TestStatusGolden(t *testing.T) {
 		{"login-needed", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
 			Expiry: fixedNow.Add(-2 * time.Hour), RefreshExpiry: fixedNow.Add(-time.Hour)}},
 		{"not-logged-in", nil},
+		{"rejected", withFate(t, &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(10 * time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_rejected":true`)},
+		{"interrupted", withFate(t, &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_sent_at":"2026-01-02T15:03:05Z"`)},
+		{"skewed", &tokensource.Token{AccessToken: access, RefreshToken: refresh, ClockSkew: -20 * time.Minute,
+			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}},
 	}
 	for _, tc := range cases {
 		for _, asJSON := range []bool{false, true} {

@@ -19,8 +19,11 @@ const statusUsage = `Usage:
 Shows the profile, the token store it uses, and when the access and refresh
 tokens expire. It reads the stored session only: no network, and never a
 token. "Session" is one of: active, refresh due (the next command refreshes
-the access token), login needed (the refresh token is gone or expired), or
-not logged in.
+the access token), login needed (the refresh token is gone, expired,
+rejected by the server, or was sent in a refresh that was interrupted before
+its answer was saved, so it may be spent), or not logged in. When the
+server's clock differs from this machine's by 2 seconds or more (measured
+from the Date header of its last answer), the difference is shown.
 `
 
 type statusOptions struct {
@@ -55,6 +58,10 @@ type statusReport struct {
 	AccessExpiry    *time.Time `json:"access_expiry,omitempty"`
 	RefreshExpiry   *time.Time `json:"refresh_expiry,omitempty"`
 	HasRefreshToken bool       `json:"has_refresh_token"`
+	// Reason says why a login is needed, when it is.
+	Reason string `json:"reason,omitempty"`
+	// ClockSkewSeconds is the server's clock minus ours, when measured.
+	ClockSkewSeconds int64 `json:"clock_skew_seconds,omitempty"`
 }
 
 func (o *statusOptions) run(ctx context.Context) error {
@@ -110,13 +117,19 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 	r.HasRefreshToken = tok.RefreshToken != ""
 	r.AccessExpiry = utcPtr(tok.Expiry)
 	r.RefreshExpiry = utcPtr(tok.RefreshExpiry)
+	r.ClockSkewSeconds = int64(tok.ClockSkew / time.Second)
+	_, pending := tok.RefreshPending()
 	switch {
-	case !tok.ExpiredAt(now):
+	case tok.RefreshRejected():
+		r.Session, r.Reason = "login needed", "the server rejected the refresh token"
+	case tok.AccessToken != "" && !tok.ExpiredAt(now):
 		r.Session = "active"
+	case pending:
+		r.Session, r.Reason = "login needed", "a refresh was interrupted before its answer was saved; the refresh token may be spent"
 	case !tok.RefreshExpiredAt(now):
 		r.Session = "refresh due"
 	default:
-		r.Session = "login needed"
+		r.Session, r.Reason = "login needed", "the refresh token is missing or expired"
 	}
 	return r
 }
@@ -136,7 +149,11 @@ func (r *statusReport) writeText(w io.Writer, now time.Time) error {
 	fmt.Fprintf(tw, "User:\t%s\n", r.Username)
 	fmt.Fprintf(tw, "Server:\t%s\n", r.Server)
 	fmt.Fprintf(tw, "Store:\t%s\n", r.Store)
-	fmt.Fprintf(tw, "Session:\t%s\n", r.Session)
+	if r.Reason != "" {
+		fmt.Fprintf(tw, "Session:\t%s (%s)\n", r.Session, r.Reason)
+	} else {
+		fmt.Fprintf(tw, "Session:\t%s\n", r.Session)
+	}
 	if r.Session != "not logged in" {
 		fmt.Fprintf(tw, "Access token:\t%s\n", describeExpiry(r.AccessExpiry, now))
 		refresh := "none"
@@ -144,6 +161,13 @@ func (r *statusReport) writeText(w io.Writer, now time.Time) error {
 			refresh = describeExpiry(r.RefreshExpiry, now)
 		}
 		fmt.Fprintf(tw, "Refresh token:\t%s\n", refresh)
+	}
+	if skew := time.Duration(r.ClockSkewSeconds) * time.Second; skew >= 2*time.Second || skew <= -2*time.Second {
+		way := "ahead of"
+		if skew < 0 {
+			way, skew = "behind", -skew
+		}
+		fmt.Fprintf(tw, "Server clock:\t%s %s this machine's\n", skew, way)
 	}
 	return tw.Flush()
 }
