@@ -27,6 +27,27 @@
 // already rotated, so processes sharing one login never spend the same
 // refresh token twice.
 //
+// # A refresh token is sent at most once
+//
+// Before a refresh token is sent, a Store that implements
+// storage.Reserver reserves the save of the answer (when it cannot, the
+// refresh is not sent: [ErrStoreUnwritable]), and an intent ("this refresh
+// token was sent at T") is written to the Store. The save of the new token
+// clears it. A request is re-sent only when it provably did not reach the
+// server (no connection, not written, or 429/503); any other failure after
+// sending leaves the outcome unknown ([ErrRefreshOutcomeUnknown]) and the
+// token is never sent again: the Source logs in. A rejection by the server
+// is recorded in the Store too. Whoever finds an intent or a rejection (this
+// process, another process, the next run) logs in instead of sending that
+// refresh token, except once inside a server's reuse grace period
+// ([ReuseGracer]).
+//
+// The window that remains: a process killed after the server rotated the
+// refresh token and before the fsync'd save of its successor completed
+// leaves the intent behind; the next process spends one login (or, without
+// credentials, needs a human). Only a server's reuse grace period removes
+// that cost.
+//
 // # Secrets
 //
 // Tokens redact themselves when printed, logged or marshaled; errors carry
