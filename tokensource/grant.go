@@ -16,11 +16,23 @@ type Grant interface {
 	// none, or the server rejects them, the error satisfies
 	// errors.Is(err, ErrReauthRequired).
 	Login(ctx context.Context) (*Token, error)
-	// Refresh exchanges refreshToken for a new token. When the server says
-	// the refresh token is invalid, expired, revoked or reused, the error
-	// satisfies errors.Is(err, ErrReauthRequired); any other error is
-	// transient. If the response carries no refresh token the returned
-	// token's RefreshToken is refreshToken.
+	// Refresh exchanges refreshToken for a new token. If the response
+	// carries no refresh token the returned token's RefreshToken is
+	// refreshToken.
+	//
+	// Refresh must send the refresh token at most once: it may re-send the
+	// request only when it provably did not reach the server. Its error
+	// tells the Source what became of the refresh token:
+	//   - errors.Is(err, ErrRefreshOutcomeUnknown): the request may have
+	//     reached the server and no usable answer came back; the token may
+	//     be spent and is not sent again.
+	//   - otherwise errors.Is(err, ErrReauthRequired): the server rejected
+	//     the refresh token (invalid, expired, revoked or reused).
+	//   - any other error: the server did not act on it; the token is
+	//     still good.
+	// An answer that rotated the refresh token but is otherwise unusable
+	// (no access token) is returned as both a *Token holding only the new
+	// RefreshToken and an error, so the new refresh token is not lost.
 	Refresh(ctx context.Context, refreshToken string) (*Token, error)
 }
 
