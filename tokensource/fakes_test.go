@@ -45,7 +45,7 @@ type stGrant struct {
 	logins     int
 	refreshes  int
 	reuses     int
-	refreshErr error         // returned by Refresh (a transient failure) while set
+	refreshErr error // returned by Refresh (a transient failure) while set
 	// lostNext rotates the next refreshes server-side, then reports their
 	// outcome as unknown (a gateway 504, a reset after the request).
 	lostNext int
@@ -58,8 +58,8 @@ type stGrant struct {
 	rotatedAt map[string]time.Time
 	graceUses int
 	sent      map[string]int // how often each refresh token was presented
-	gate       chan struct{} // while non-nil, Refresh waits for it to close
-	started    chan struct{} // if non-nil, receives a value when Refresh starts
+	gate      chan struct{}  // while non-nil, Refresh waits for it to close
+	started   chan struct{}  // if non-nil, receives a value when Refresh starts
 }
 
 func newSTGrant(now func() time.Time) *stGrant {

@@ -97,14 +97,14 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 
 func TestDecodeTokenErrors(t *testing.T) {
 	for name, in := range map[string]string{
-		"empty":           "",
-		"truncated":       `{"version":1,"access_token":"SECRET`,
-		"not json":        "<html>SECRET</html>",
-		"no version":      `{"access_token":"SECRET"}`,
-		"future version":  `{"version":99,"access_token":"SECRET"}`,
-		"no token":        `{"version":1,"token_type":"SECRET"}`,
-		"wrong type":      `{"version":"1","access_token":"SECRET"}`,
-		"bad time":        `{"version":1,"access_token":"SECRET","expiry":"SECRET"}`,
+		"empty":          "",
+		"truncated":      `{"version":1,"access_token":"SECRET`,
+		"not json":       "<html>SECRET</html>",
+		"no version":     `{"access_token":"SECRET"}`,
+		"future version": `{"version":99,"access_token":"SECRET"}`,
+		"no token":       `{"version":1,"token_type":"SECRET"}`,
+		"wrong type":     `{"version":"1","access_token":"SECRET"}`,
+		"bad time":       `{"version":1,"access_token":"SECRET","expiry":"SECRET"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := DecodeToken([]byte(in))
