@@ -55,3 +55,42 @@ func TestEncodingGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodingKeepsRefreshFate proves that what the store records about a
+// refresh token (an intent, a re-send, a rejection) and the measured clock
+// skew survive a round trip, and that the version 1 file with those fields
+// decodes.
+func TestEncodingKeepsRefreshFate(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "stored", "v1-marks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := DecodeToken(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, pending := tok.RefreshPending()
+	want := time.Date(2026, 11, 27, 12, 14, 0, 0, time.UTC)
+	if !pending || !sent.Equal(want) || !tok.fate.resent || !tok.RefreshRejected() || tok.ClockSkew != -20*time.Minute {
+		t.Fatalf("decoded fate = %+v, skew %v; want sent at %v, resent, rejected, -20m", tok.fate, tok.ClockSkew, want)
+	}
+	if tok.RefreshUsable(want) {
+		t.Error("RefreshUsable = true for a rejected, pending refresh token")
+	}
+	again, err := EncodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(b), again) {
+		t.Errorf("round trip changed the record:\n got %s\nwant %s", again, b)
+	}
+	// A record holding only a refresh token (from an answer that had no
+	// usable access token) is valid too.
+	rtOnly, err := EncodeToken(&Token{RefreshToken: "refresh-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeToken(rtOnly); err != nil || got.RefreshToken != "refresh-2" || got.AccessToken != "" {
+		t.Fatalf("refresh-only record decoded to %v, %v", got, err)
+	}
+}
