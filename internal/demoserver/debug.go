@@ -1,9 +1,11 @@
 package demoserver
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -14,7 +16,9 @@ import (
 //
 //   - /debug/revoke-access: [Server.RevokeAccessTokens]
 //   - /debug/revoke-all: [Server.RevokeAll]
-//   - /debug/fail?path=P&n=N&status=S&body=B: [Server.FailNext]
+//   - /debug/fail?path=P&n=N&status=S&body=B[&header=Name:+value...]:
+//     [Server.FailNextWith]; header may be repeated, e.g.
+//     header=Retry-After:+1
 //   - /debug/delay?path=P&delay=D (a Go duration such as 2s): [Server.SetDelay]
 func (s *Server) debugRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /debug/stats", s.handleStats)
@@ -35,7 +39,11 @@ func (s *Server) debugRoutes(m *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		s.FailNext(r.Form.Get("path"), n, status, r.Form.Get("body"))
+		h, err := parseHeaders(r.Form["header"])
+		if err != nil {
+			return err
+		}
+		s.FailNextWith(r.Form.Get("path"), n, Fault{Status: status, Header: h, Body: r.Form.Get("body")})
 		return nil
 	}))
 	m.HandleFunc("POST /debug/delay", s.control(func(r *http.Request) error {
@@ -46,6 +54,23 @@ func (s *Server) debugRoutes(m *http.ServeMux) {
 		s.SetDelay(r.Form.Get("path"), d)
 		return nil
 	}))
+}
+
+// parseHeaders parses "Name: value" lines; none gives a nil Header.
+func parseHeaders(lines []string) (http.Header, error) {
+	var h http.Header
+	for _, l := range lines {
+		name, value, ok := strings.Cut(l, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return nil, errors.New("demoserver: header: want Name: value")
+		}
+		if h == nil {
+			h = make(http.Header)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {

@@ -25,14 +25,57 @@
 //     WWW-Authenticate: Bearer realm="demo", error="invalid_token" for an
 //     expired, revoked or unknown token.
 //   - GET /debug/stats: the counters of [Stats] as JSON.
-//   - POST /debug/revoke-access, /debug/revoke-all, /debug/fail and
-//     /debug/delay: the test hooks below, for a server in another process
-//     (loopback peers only).
+//   - POST /debug/revoke-access, /debug/revoke-all, /debug/fail (with
+//     optional headers) and /debug/delay: the test hooks below, for a server
+//     in another process (loopback peers only).
+//
+// Every response carries a Date header from the server's own clock
+// ([Config].Now plus [Config].ClockOffset), which also decides token expiry.
 //
 // # Test hooks
 //
 // [Server.FailNext], [Server.SetDelay], [Server.RevokeAccessTokens],
 // [Server.RevokeAll] and an injectable clock ([Config].Now) let tests provoke
-// every failure a real authorization server can produce. Tokens are never
-// logged.
+// every failure a real authorization server can produce. Tokens and
+// passwords are never logged. All hooks are safe for concurrent use.
+//
+// Faults that leave a request unprocessed (a refresh token sent with it is
+// not spent, no login happens):
+//
+//   - [Server.FailNextWith] answers the next N requests to a path with a
+//     [Fault]: any status, headers (503 or 429 with Retry-After: 1) and body.
+//     [Server.FailNext] is the header-less shorthand.
+//   - [Server.RedirectNext] answers the next N requests to a path with a
+//     302, 307 or 308 to a given Location, by default the same URL (a loop).
+//
+// Faults that process the request and then lose the answer:
+//
+//   - [Server.ProcessThenFail] (for refreshes, [Server.RotateThenFail]): the
+//     next N login or refresh requests are handled in full (a refresh
+//     token is spent and its successor stored as valid) and then answered
+//     with 504 Gateway Timeout ([Lost504HTML], [Lost504Empty]) or with a
+//     connection closed without any response ([LostReset]).
+//
+// Odd but successful servers:
+//
+//   - [Config].MutateTokenResponse or [Server.SetMutateTokenResponse]
+//     rewrite token responses (expires_in 0, negative, huge or a string,
+//     a numeric token_type, no access_token...) while the server issues
+//     and stores tokens as usual. [Config].ExpiresIn picks expires_in as a
+//     number, a string, nothing, or absolute expires_at/refresh_expires_at
+//     epoch seconds ([ExpiresAtEpoch]).
+//   - [Config].ClockOffset runs the server's clock ahead or behind.
+//   - [Config].ReuseGrace accepts a just-rotated refresh token again for a
+//     while, with a fresh pair and no revocation (Okta, Auth0, Hydra).
+//   - [Config].BadCredentialsStatus answers a wrong password with another
+//     status, such as 500.
+//
+// # Counters
+//
+// [Server.Stats] counts logins, refreshes and their failures, the requests
+// that reached the login and refresh logic (LoginRequests,
+// RefreshRequests), reuse detections, grace reuses, injected failures,
+// redirects, lost answers and resets, and MaxPresentations: how many times
+// the most re-sent refresh token was presented. [Server.Presentations]
+// gives the count per token, keyed by the non-secret [TokenLabel].
 package demoserver

@@ -1,37 +1,16 @@
 package demoserver
 
 import (
-	"io"
 	"net/http"
-	"strings"
 	"time"
 )
 
-// failRule is a pending injected failure for one path.
-type failRule struct {
-	n      int
-	status int
-	body   string
-}
-
 // FailNext makes the next n requests to path (exact match on the URL path,
-// any method) answer status with body instead of being served, after any
-// delay set by [Server.SetDelay]. The body's Content-Type is guessed:
-// application/json when it starts with '{', text/html when it starts with
-// '<', text/plain otherwise. A status outside 100..999 is sent as 500.
-// n <= 0 clears the rule. A later call replaces
-// the rule for path. Safe for concurrent use.
+// any method) answer status with body instead of being served; it is
+// FailNextWith(path, n, Fault{Status: status, Body: body}) (see
+// [Server.FailNextWith]). Safe for concurrent use.
 func (s *Server) FailNext(path string, n int, status int, body string) {
-	s.injMu.Lock()
-	defer s.injMu.Unlock()
-	if n <= 0 {
-		delete(s.fails, path)
-		return
-	}
-	if status < 100 || status > 999 {
-		status = http.StatusInternalServerError
-	}
-	s.fails[path] = &failRule{n: n, status: status, body: body}
+	s.FailNextWith(path, n, Fault{Status: status, Body: body})
 }
 
 // SetDelay makes every request to path (exact match) wait d before it is
@@ -93,36 +72,4 @@ func (s *Server) wait(r *http.Request) bool {
 	case <-r.Context().Done():
 		return false
 	}
-}
-
-// injectFailure answers r with a pending injected failure for its path, if
-// any, and reports whether it did.
-func (s *Server) injectFailure(w http.ResponseWriter, r *http.Request) bool {
-	s.injMu.Lock()
-	rule, ok := s.fails[r.URL.Path]
-	var status int
-	var body string
-	if ok {
-		status, body = rule.status, rule.body
-		rule.n--
-		if rule.n <= 0 {
-			delete(s.fails, r.URL.Path)
-		}
-	}
-	s.injMu.Unlock()
-	if !ok {
-		return false
-	}
-	s.stats.injected.Add(1)
-	ct := "text/plain; charset=utf-8"
-	switch t := strings.TrimSpace(body); {
-	case strings.HasPrefix(t, "{"):
-		ct = "application/json"
-	case strings.HasPrefix(t, "<"):
-		ct = "text/html; charset=utf-8"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-	return true
 }

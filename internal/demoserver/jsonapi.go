@@ -18,22 +18,58 @@ func (s *Server) tokenResponse(p pair) map[string]any {
 	if p.refresh != "" {
 		resp["refresh_token"] = p.refresh
 	}
-	s.putSeconds(resp, "expires_in", s.cfg.AccessTTL)
+	s.putExpiry(resp, "expires", p.issued, s.cfg.AccessTTL)
 	if p.refresh != "" {
-		s.putSeconds(resp, "refresh_expires_in", s.cfg.RefreshTTL)
+		s.putExpiry(resp, "refresh_expires", p.issued, s.cfg.RefreshTTL)
 	}
 	return resp
 }
 
-func (s *Server) putSeconds(m map[string]any, key string, d time.Duration) {
+// putExpiry sets prefix+"_in" (the lifetime d) or, with ExpiresAtEpoch,
+// prefix+"_at" (issued+d in Unix seconds), as the ExpiresIn style says.
+func (s *Server) putExpiry(m map[string]any, prefix string, issued time.Time, d time.Duration) {
 	secs := int64(d / time.Second)
 	switch s.cfg.ExpiresIn {
 	case ExpiresInString:
-		m[key] = strconv.FormatInt(secs, 10)
+		m[prefix+"_in"] = strconv.FormatInt(secs, 10)
 	case ExpiresInOmitted:
+	case ExpiresAtEpoch:
+		m[prefix+"_at"] = issued.Add(d).Unix()
 	default:
-		m[key] = secs
+		m[prefix+"_in"] = secs
 	}
+}
+
+// SetMutateTokenResponse replaces the hook that may change successful token
+// responses before they are written (initially
+// [Config].MutateTokenResponse; see there); nil removes it. Requests already
+// past the hook are not affected. Safe for concurrent use.
+func (s *Server) SetMutateTokenResponse(fn func(op string, body map[string]any)) {
+	if fn == nil {
+		s.mutate.Store(nil)
+		return
+	}
+	s.mutate.Store(&fn)
+}
+
+// writeToken answers a successful token response for op, not cacheable,
+// after the MutateTokenResponse hook.
+func (s *Server) writeToken(w http.ResponseWriter, op string, body map[string]any) {
+	if fn := s.mutate.Load(); fn != nil {
+		(*fn)(op, body)
+	}
+	noStore(w)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// badCredentials answers a wrong user name or password: status def, or
+// Config.BadCredentialsStatus when set.
+func (s *Server) badCredentials(w http.ResponseWriter, def int, code string) {
+	status := def
+	if c := s.cfg.BadCredentialsStatus; c >= 200 && c <= 999 {
+		status = c
+	}
+	writeError(w, status, code, "invalid username or password")
 }
 
 // checkPassword reports whether user exists with password pass, in time
@@ -56,7 +92,7 @@ func (s *Server) login(user, pass, via string) (p pair, ok bool) {
 		s.log.Info("demoserver: login refused", "user", user, "via", via)
 		return pair{}, false
 	}
-	p = s.tokens.login(user, s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL)
+	p = s.tokens.login(user, s.now(), s.cfg.AccessTTL, s.cfg.RefreshTTL)
 	s.stats.logins.Add(1)
 	s.log.Info("demoserver: login", "user", user, "family", p.family, "via", via)
 	return p, true
@@ -64,8 +100,13 @@ func (s *Server) login(user, pass, via string) (p pair, ok bool) {
 
 // refresh redeems rt, counting and logging the outcome.
 func (s *Server) refresh(rt, via string) refreshResult {
-	res := s.tokens.redeem(rt, s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL, !s.cfg.DisableRotation)
+	res := s.tokens.redeem(rt, s.now(), s.cfg.AccessTTL, s.cfg.RefreshTTL, !s.cfg.DisableRotation)
 	switch {
+	case res.graced:
+		s.stats.refreshes.Add(1)
+		s.stats.grace.Add(1)
+		s.log.Info("demoserver: spent refresh token reused within the grace period",
+			"user", res.pair.user, "family", res.pair.family, "via", via)
 	case res.reused:
 		s.stats.failedRefreshes.Add(1)
 		s.stats.reuse.Add(1)
@@ -94,12 +135,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := s.login(req.Username, req.Password, "json")
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+	if s.loseReply(w, OpLogin) {
 		return
 	}
-	noStore(w)
-	writeJSON(w, http.StatusOK, s.tokenResponse(p))
+	if !ok {
+		s.badCredentials(w, http.StatusUnauthorized, "invalid_credentials")
+		return
+	}
+	s.writeToken(w, OpLogin, s.tokenResponse(p))
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
@@ -114,12 +157,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := s.refresh(req.RefreshToken, "json")
+	if s.loseReply(w, OpRefresh) {
+		return
+	}
 	if res.reason != "" {
 		writeError(w, http.StatusUnauthorized, "invalid_grant", res.reason)
 		return
 	}
-	noStore(w)
-	writeJSON(w, http.StatusOK, s.tokenResponse(res.pair))
+	s.writeToken(w, OpRefresh, s.tokenResponse(res.pair))
 }
 
 // handleLogout revokes the family of the refresh token in the body and/or

@@ -76,11 +76,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p, ok := s.login(user, pass, "oauth2")
-		if !ok {
-			writeError(w, http.StatusBadRequest, "invalid_grant", "invalid username or password")
+		if s.loseReply(w, OpLogin) {
 			return
 		}
-		writeJSON(w, http.StatusOK, s.oauth2Response(p, f.Get("scope")))
+		if !ok {
+			s.badCredentials(w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		s.writeToken(w, OpLogin, s.oauth2Response(p, f.Get("scope")))
 	case "refresh_token":
 		rt := f.Get("refresh_token")
 		if rt == "" {
@@ -88,11 +91,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		res := s.refresh(rt, "oauth2")
+		if s.loseReply(w, OpRefresh) {
+			return
+		}
 		if res.reason != "" {
 			writeError(w, http.StatusBadRequest, "invalid_grant", res.reason)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.oauth2Response(res.pair, f.Get("scope")))
+		s.writeToken(w, OpRefresh, s.oauth2Response(res.pair, f.Get("scope")))
 	case "":
 		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:

@@ -55,7 +55,7 @@ func (s *Server) protect(next http.HandlerFunc) http.HandlerFunc {
 		reason := "malformed Authorization header"
 		var user string
 		if tok != "" {
-			user, reason = s.tokens.checkAccess(tok, s.cfg.Now())
+			user, reason = s.tokens.checkAccess(tok, s.now())
 		}
 		if reason != "" {
 			s.unauthorized(w, `Bearer realm="demo", error="invalid_token", error_description="`+reason+`"`, reason)

@@ -32,6 +32,11 @@ const (
 	ExpiresInString
 	// ExpiresInOmitted leaves both fields out.
 	ExpiresInOmitted
+	// ExpiresAtEpoch sends absolute expires_at and refresh_expires_at
+	// instead, as JSON numbers of Unix seconds computed on the server's
+	// clock (Now plus [Config].ClockOffset); pair it with the response's
+	// Date header to measure the skew.
+	ExpiresAtEpoch
 )
 
 // Config configures a [Server]. The zero value is usable: 15-minute access
@@ -53,6 +58,12 @@ type Config struct {
 	ClientSecret string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ClockOffset makes the server's own clock run ahead (positive) or
+	// behind (negative) Now: token expiries and validity checks use
+	// Now()+ClockOffset, and so does the Date header every response
+	// carries (whatever the offset, Date comes from this clock, never from
+	// net/http's real one).
+	ClockOffset time.Duration
 	// Logger receives one line per token event; nil means silent. Token
 	// values and passwords are never logged.
 	Logger *slog.Logger
@@ -68,7 +79,46 @@ type Config struct {
 	DisableRotation bool
 	// AllowNonLoopback lets [Start] listen on a non-loopback address.
 	AllowNonLoopback bool
+
+	// ReuseGrace is how long after its rotation a spent refresh token may
+	// still be presented without counting as reuse: within it the server
+	// answers a fresh pair of the same family (counted in
+	// [Stats].GraceReuses) and leaves every token of the family valid, as
+	// Okta, Auth0 and Hydra do. 0 means no grace: any reuse revokes the
+	// family.
+	ReuseGrace time.Duration
+	// MutateTokenResponse, when set, is called with the body of every
+	// successful token response (op is [OpLogin] or [OpRefresh]; JSON API
+	// and /oauth2/token alike) just before it is written as JSON, and may
+	// change it freely: set expires_in to 0, -5, 1e12 or "soon",
+	// token_type to 7, delete access_token... body holds access_token,
+	// token_type and refresh_token (when issued) as strings, expires_in and
+	// refresh_expires_in as int64 (strings with ExpiresInString; absent
+	// with ExpiresInOmitted) or expires_at and refresh_expires_at as int64
+	// (ExpiresAtEpoch), and scope when /oauth2/token was asked for one. The
+	// tokens are issued and stored server-side exactly as usual whatever it
+	// does. It is called concurrently from request goroutines, never for an
+	// answer lost by [Server.ProcessThenFail].
+	// [Server.SetMutateTokenResponse] replaces it.
+	MutateTokenResponse func(op string, body map[string]any)
+	// BadCredentialsStatus is the status answered for a wrong user name or
+	// password (same error body); 0 (or a value outside 200..999) means 401
+	// on /auth/login and 400 invalid_grant on the password grant. 500
+	// mimics servers, such as go-oauth2's example, that answer a wrong
+	// password with an internal error.
+	BadCredentialsStatus int
 }
+
+// Operations passed to [Config].MutateTokenResponse and
+// [Server.ProcessThenFail].
+const (
+	// OpLogin is a login: POST /auth/login or the password grant of
+	// /oauth2/token.
+	OpLogin = "login"
+	// OpRefresh is a refresh: POST /auth/refresh or the refresh_token grant
+	// of /oauth2/token.
+	OpRefresh = "refresh"
+)
 
 // Server is the demo API and authorization server. It is an [http.Handler]
 // and safe for concurrent use; create it with [New]. It owns no goroutines
@@ -80,10 +130,14 @@ type Server struct {
 	tokens *tokenStore
 	stats  counters
 
-	// injMu guards fails and delays.
+	// mutate holds the current MutateTokenResponse (nil pointer: none).
+	mutate atomic.Pointer[func(op string, body map[string]any)]
+
+	// injMu guards fails, delays and losses.
 	injMu  sync.Mutex
-	fails  map[string]*failRule
+	fails  map[string]*injection
 	delays map[string]time.Duration
+	losses map[string]*lossRule
 	// stopDelays is closed by StopDelays; stopOnce guards the close.
 	stopDelays chan struct{}
 	stopOnce   sync.Once
@@ -93,41 +147,6 @@ type Server struct {
 }
 
 var _ http.Handler = (*Server)(nil)
-
-// Stats is a snapshot of the server's counters, as answered by
-// GET /debug/stats.
-type Stats struct {
-	// Logins counts successful logins (JSON API and password grant).
-	Logins int64 `json:"logins"`
-	// FailedLogins counts logins refused for bad credentials.
-	FailedLogins int64 `json:"failed_logins"`
-	// Refreshes counts successful refreshes.
-	Refreshes int64 `json:"refreshes"`
-	// FailedRefreshes counts refreshes refused (reused, expired, unknown or
-	// revoked refresh token).
-	FailedRefreshes int64 `json:"failed_refreshes"`
-	// ReuseDetections counts spent refresh tokens presented again (each
-	// revokes a family).
-	ReuseDetections int64 `json:"reuse_detections"`
-	// Unauthorized counts 401 answers from the protected /api/ resources.
-	Unauthorized int64 `json:"unauthorized"`
-	// Resources counts /api/ requests served with a valid access token.
-	Resources int64 `json:"resources"`
-	// Revocations counts explicit revocations: logout, /oauth2/revoke,
-	// RevokeAccessTokens and RevokeAll (one each call).
-	Revocations int64 `json:"revocations"`
-	// InjectedFailures counts responses replaced by [Server.FailNext].
-	InjectedFailures int64 `json:"injected_failures"`
-	// ActiveFamilies is the number of token families that are not revoked
-	// and whose current refresh token has not expired.
-	ActiveFamilies int64 `json:"active_families"`
-}
-
-type counters struct {
-	logins, failedLogins, refreshes, failedRefreshes atomic.Int64
-	reuse, unauthorized, resources, revocations      atomic.Int64
-	injected                                         atomic.Int64
-}
 
 // New returns a Server configured by cfg (see [Config] for defaults).
 func New(cfg Config) *Server {
@@ -159,14 +178,21 @@ func New(cfg Config) *Server {
 	s := &Server{
 		cfg:        cfg,
 		log:        log,
-		tokens:     newTokenStore(),
-		fails:      make(map[string]*failRule),
+		tokens:     newTokenStore(cfg.ReuseGrace),
+		fails:      make(map[string]*injection),
 		delays:     make(map[string]time.Duration),
+		losses:     make(map[string]*lossRule),
 		stopDelays: make(chan struct{}),
+	}
+	if cfg.MutateTokenResponse != nil {
+		s.mutate.Store(&cfg.MutateTokenResponse)
 	}
 	s.mux = s.routes()
 	return s
 }
+
+// now is the server's own clock: Config.Now plus Config.ClockOffset.
+func (s *Server) now() time.Time { return s.cfg.Now().Add(s.cfg.ClockOffset) }
 
 func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
@@ -186,32 +212,18 @@ func (s *Server) routes() *http.ServeMux {
 	return m
 }
 
-// ServeHTTP routes r, applying any delay and injected failure set for its
-// path first.
+// ServeHTTP routes r, applying any delay, then any injected failure or
+// redirect set for its path. Every answer carries a Date header from the
+// server's clock (see [Config].ClockOffset).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r) {
 		return
 	}
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	if s.injectFailure(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
-}
-
-// Stats returns a snapshot of the counters. Safe for concurrent use.
-func (s *Server) Stats() Stats {
-	return Stats{
-		Logins:           s.stats.logins.Load(),
-		FailedLogins:     s.stats.failedLogins.Load(),
-		Refreshes:        s.stats.refreshes.Load(),
-		FailedRefreshes:  s.stats.failedRefreshes.Load(),
-		ReuseDetections:  s.stats.reuse.Load(),
-		Unauthorized:     s.stats.unauthorized.Load(),
-		Resources:        s.stats.resources.Load(),
-		Revocations:      s.stats.revocations.Load(),
-		InjectedFailures: s.stats.injected.Load(),
-		ActiveFamilies:   int64(s.tokens.activeFamilies(s.cfg.Now())),
-	}
 }
 
 // writeJSON answers v as JSON with status.

@@ -45,6 +45,10 @@ type refreshEntry struct {
 	fam    *family
 	expiry time.Time
 	spent  bool
+	// spentAt is when the token was rotated away (set with spent).
+	spentAt time.Time
+	// presented counts the refresh requests that presented this token.
+	presented int
 }
 
 // pair is what a login or refresh issued.
@@ -52,12 +56,16 @@ type pair struct {
 	access, refresh string // refresh is "" when not rotated
 	user            string
 	family          uint64
+	issued          time.Time // the server-clock time of the issue
 }
 
 // tokenStore holds every issued token. Spent refresh tokens are kept until
 // they expire so that their reuse is recognised; sweep drops expired entries
 // so memory stays proportional to the tokens alive.
 type tokenStore struct {
+	// grace is the reuse grace period (Config.ReuseGrace); read-only.
+	grace time.Duration
+
 	// mu guards all fields below.
 	mu         sync.Mutex
 	access     map[string]*accessEntry
@@ -65,10 +73,14 @@ type tokenStore struct {
 	families   map[uint64]*family
 	nextID     uint64
 	sinceSweep int
+	// maxPresented is the largest presented count any refresh token
+	// reached; it survives the sweep of that token.
+	maxPresented int
 }
 
-func newTokenStore() *tokenStore {
+func newTokenStore(grace time.Duration) *tokenStore {
 	return &tokenStore{
+		grace:    grace,
 		access:   make(map[string]*accessEntry),
 		refresh:  make(map[string]*refreshEntry),
 		families: make(map[uint64]*family),
@@ -91,7 +103,7 @@ func (ts *tokenStore) login(user string, now time.Time, accessTTL, refreshTTL ti
 // refresh token for fam.
 func (ts *tokenStore) issueLocked(fam *family, now time.Time, accessTTL, refreshTTL time.Duration, withRefresh bool) pair {
 	ts.sweepMaybeLocked(now)
-	p := pair{access: newToken(accessPrefix), user: fam.user, family: fam.id}
+	p := pair{access: newToken(accessPrefix), user: fam.user, family: fam.id, issued: now}
 	ts.access[p.access] = &accessEntry{fam: fam, expiry: now.Add(accessTTL)}
 	if withRefresh {
 		p.refresh = newToken(refreshPrefix)
@@ -106,18 +118,26 @@ type refreshResult struct {
 	pair   pair
 	reason string
 	reused bool
+	graced bool // a spent token within the grace period was accepted
 }
 
 // redeem spends rt and issues a new pair of its family (or, with rotate
 // false, only an access token, leaving rt valid). A spent rt revokes the
-// family.
+// family, unless it was spent less than the grace period ago: then it gets a
+// fresh pair of its family and nothing is revoked. Every call with a known
+// rt counts as one presentation of it.
 func (ts *tokenStore) redeem(rt string, now time.Time, accessTTL, refreshTTL time.Duration, rotate bool) refreshResult {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	e, ok := ts.refresh[rt]
-	switch {
-	case !ok:
+	if !ok {
 		return refreshResult{reason: reasonUnknown}
+	}
+	e.presented++
+	ts.maxPresented = max(ts.maxPresented, e.presented)
+	switch {
+	case e.spent && ts.inGraceLocked(e, now):
+		return refreshResult{pair: ts.issueLocked(e.fam, now, accessTTL, refreshTTL, true), graced: true}
 	case e.spent:
 		e.fam.revoked = true
 		return refreshResult{reason: reasonReused, reused: true, pair: pair{user: e.fam.user, family: e.fam.id}}
@@ -127,9 +147,16 @@ func (ts *tokenStore) redeem(rt string, now time.Time, accessTTL, refreshTTL tim
 		return refreshResult{reason: reasonExpired}
 	}
 	if rotate {
-		e.spent = true
+		e.spent, e.spentAt = true, now
 	}
 	return refreshResult{pair: ts.issueLocked(e.fam, now, accessTTL, refreshTTL, rotate)}
+}
+
+// inGraceLocked reports whether the spent entry e may be redeemed again at
+// now: rotated away less than the grace period ago, its family not revoked
+// and e itself not expired.
+func (ts *tokenStore) inGraceLocked(e *refreshEntry, now time.Time) bool {
+	return ts.grace > 0 && now.Sub(e.spentAt) < ts.grace && !e.fam.revoked && now.Before(e.expiry)
 }
 
 // checkAccess reports the user an access token belongs to, or why it is
