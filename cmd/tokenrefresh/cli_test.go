@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -415,5 +416,55 @@ func TestLogoutWhenRevocationFails(t *testing.T) {
 	}
 	if code := te.run(t, "token"); code != exitReauth {
 		t.Errorf("token after logout = %d, want %d (tokens deleted)", code, exitReauth)
+	}
+}
+
+// TestGetSendsTheTokenOnlyToTheProfilesAPIs: a mistyped host never receives
+// the profile's token; --allow-host lets one call through, --api-url at
+// login names the APIs for good.
+func TestGetSendsTheTokenOnlyToTheProfilesAPIs(t *testing.T) {
+	auth := startDemo(t, 0, 0)
+	other := startDemo(t, 0, 0) // another origin (port) on loopback
+	te := newTestEnv(t, "")
+	te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
+	login := func(extra ...string) {
+		t.Helper()
+		args := append([]string{"login", "--login-url", auth.URL + "/auth/login", "--refresh-url", auth.URL + "/auth/refresh",
+			"--username", "alice", "--store", "file"}, extra...)
+		if code := te.run(t, args...); code != exitOK {
+			t.Fatalf("login = %d: %s", code, te.errOut.String())
+		}
+	}
+	login()
+	otherURL := other.URL + "/api/profile"
+	before := other.Server.Stats()
+	te.errOut.Reset()
+	if code := te.run(t, "get", otherURL); code != exitUsage {
+		t.Fatalf("get to another origin = %d, want %d (usage)", code, exitUsage)
+	}
+	if msg := te.errOut.String(); !strings.Contains(msg, strings.TrimPrefix(other.URL, "http://")) ||
+		!strings.Contains(msg, "--allow-host") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line naming the origin and --allow-host", msg)
+	}
+	if after := other.Server.Stats(); after.Unauthorized+after.Resources != before.Unauthorized+before.Resources {
+		t.Fatal("the other origin received a request")
+	}
+	// Allowed for one call: the other server sees the (foreign) token and
+	// answers 401; what matters is that the request went out.
+	u, _ := url.Parse(other.URL)
+	te.errOut.Reset()
+	te.run(t, "get", "--allow-host", u.Host, otherURL)
+	if after := other.Server.Stats(); after.Unauthorized+after.Resources == before.Unauthorized+before.Resources {
+		t.Fatalf("--allow-host %s did not let the call through: %s", u.Host, te.errOut.String())
+	}
+	// The profile's own origin works as before.
+	if code := te.run(t, "get", auth.URL+"/api/profile"); code != exitOK {
+		t.Fatalf("get to the profile's origin = %d: %s", code, te.errOut.String())
+	}
+	// --api-url at login replaces the default: now only the named API.
+	login("--api-url", other.URL+"/api")
+	te.errOut.Reset()
+	if code := te.run(t, "get", auth.URL+"/api/profile"); code != exitUsage {
+		t.Fatalf("get to the auth origin after --api-url elsewhere = %d, want %d", code, exitUsage)
 	}
 }

@@ -27,6 +27,10 @@ token source, so they share one refresh; each body is held in memory until
 its turn to be written. Other tokenrefresh processes on the same profile
 share the stored session safely.
 
+The token is sent only to the profile's API origins (see 'login --api-url';
+default: the origin of the login or token URL). Another origin is refused
+(exit 2) unless --allow-host HOST or HOST:PORT names it for this call.
+
 A download to a file shows progress on stderr when stderr is a terminal.
 
 Exit status: 0 when every response is 2xx or 3xx; 4 when any response has
@@ -40,6 +44,7 @@ type getOptions struct {
 	output   string
 	include  bool
 	parallel int
+	allow    stringsFlag
 	urls     []string
 	env      *env
 }
@@ -51,6 +56,7 @@ func parseGet(e *env, args []string) (func(context.Context) error, error) {
 	fs.StringVar(&o.output, "o", "", "write bodies to `file` instead of stdout")
 	fs.BoolVar(&o.include, "i", false, "include the status line and response headers")
 	fs.IntVar(&o.parallel, "parallel", 4, "fetch at most `n` URLs at once")
+	fs.Var(&o.allow, "allow-host", "also send the token to `host` or host:port for this call (repeatable)")
 	if err := parseFlags(e, fs, getUsage, args); err != nil {
 		return nil, err
 	}
@@ -83,6 +89,11 @@ func (o *getOptions) run(ctx context.Context) error {
 
 func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 	e := o.env
+	for _, u := range o.urls {
+		if err := checkTarget(s.prof, s.name, u, o.allow); err != nil {
+			return err
+		}
+	}
 	client := &http.Client{Transport: &transport.Transport{Source: s.src, Logger: s.src.Logger}}
 
 	var out io.Writer = e.stdout

@@ -16,6 +16,10 @@ const loginUsage = `Usage:
   tokenrefresh login --login-url URL --refresh-url URL [--logout-url URL] --username NAME [flags]
   tokenrefresh login [--profile NAME]      (log in again with a saved profile)
 
+Add --api-url URL (repeatable) for each API the token is for; 'get' sends
+the token only to those origins (default: the origin of the login or token
+URL).
+
 Logs in and saves the profile (URLs, user, store; never a secret) so later
 commands need no flags. With --token-url it speaks a standard OAuth2 token
 endpoint (password grant, refresh_token grant with rotation); with
@@ -34,6 +38,7 @@ type loginOptions struct {
 	secretFile    string
 	scopes        string
 	passwordStdin bool
+	apiURLs       stringsFlag
 	env           *env
 }
 
@@ -52,6 +57,7 @@ func parseLogin(e *env, args []string) (func(context.Context) error, error) {
 	fs.StringVar(&o.prof.Username, "username", "", "user `name`")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fs.StringVar(&o.prof.Store, "store", "", "token store: auto, keyring or file (default auto)")
+	fs.Var(&o.apiURLs, "api-url", "`URL` of an API the token is for (repeatable; default: the login or token URL's origin)")
 	if err := parseFlags(e, fs, loginUsage, args); err != nil {
 		return nil, err
 	}
@@ -119,6 +125,13 @@ func (o *loginOptions) resolve(dir string) (*profile, error) {
 			return nil, err
 		}
 		p.ClientSecretFile = abs
+	}
+	if len(o.apiURLs) > 0 {
+		origins, err := checkAPIURLs(o.apiURLs)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		p.APIURLs = origins
 	}
 	if o.scopes != "" {
 		p.Scopes = strings.FieldsFunc(o.scopes, func(r rune) bool { return r == ',' || r == ' ' })

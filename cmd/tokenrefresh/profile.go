@@ -36,6 +36,10 @@ type profile struct {
 	LogoutURL  string `json:"logout_url,omitempty"`
 
 	Username string `json:"username"`
+	// APIURLs are the origins (scheme://host[:port]) of the APIs the
+	// session's token is for; "get" refuses other origins. Empty means the
+	// origin of the login or token URL.
+	APIURLs []string `json:"api_urls,omitempty"`
 	// Store is the backend asked for at login: auto, keyring or file.
 	Store string `json:"store"`
 	// Backend is the backend actually used: keyring or file. Later
