@@ -29,6 +29,9 @@ type storedToken struct {
 	IssuedAt      *time.Time `json:"issued_at,omitempty"`
 	// ClockSkew is Token.ClockSkew in whole seconds.
 	ClockSkew int64 `json:"clock_skew_seconds,omitempty"`
+	// Identity is the identity of the Grant that obtained the token (see
+	// Identifier), so a session is never handed to another user.
+	Identity string `json:"identity,omitempty"`
 
 	// The refresh token's fate, shared by every process using the store.
 	// Old readers ignore these fields, which only make a reader more
@@ -63,6 +66,7 @@ func EncodeToken(t *Token) ([]byte, error) {
 		RefreshExpiry:   timePtr(t.RefreshExpiry),
 		IssuedAt:        timePtr(t.IssuedAt),
 		ClockSkew:       int64(t.ClockSkew / time.Second),
+		Identity:        t.identity,
 		RefreshSentAt:   timePtr(t.fate.sentAt),
 		RefreshResent:   t.fate.resent,
 		RefreshRejected: t.fate.rejected,
@@ -94,6 +98,7 @@ func DecodeToken(b []byte) (*Token, error) {
 		RefreshExpiry: timeVal(st.RefreshExpiry),
 		IssuedAt:      timeVal(st.IssuedAt),
 		ClockSkew:     time.Duration(st.ClockSkew) * time.Second,
+		identity:      st.Identity,
 		fate: fate{
 			sentAt:   timeVal(st.RefreshSentAt),
 			resent:   st.RefreshResent,

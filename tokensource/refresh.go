@@ -37,8 +37,8 @@ func (s *Source) run(ctx context.Context, f *flight) {
 // or log in, save, and publish - in that order. Degraded reports that
 // getting a new token failed but the current one still serves.
 func (s *Source) refresh(ctx context.Context, trigger Trigger) (tok *Token, degraded bool, err error) {
-	if s.Grant == nil {
-		return nil, false, errors.New("tokensource: Source.Grant is nil")
+	if err := s.checkConfig(); err != nil {
+		return nil, false, err
 	}
 	if l, ok := s.Store.(storage.Locker); ok {
 		unlock, err := l.Lock(ctx, s.key())
@@ -47,7 +47,7 @@ func (s *Source) refresh(ctx context.Context, trigger Trigger) (tok *Token, degr
 		}
 		defer s.unlock(unlock)
 	}
-	cand, err := s.candidate(ctx)
+	cand, err := s.candidate(ctx, trigger)
 	if err != nil {
 		return nil, false, err
 	}
@@ -86,7 +86,7 @@ func (s *Source) refresh(ctx context.Context, trigger Trigger) (tok *Token, degr
 // candidate returns the newest token known: the one in memory or the one
 // in Store. The store always holds the latest token any process saved, so
 // a differing stored token is newer than ours unless our own save failed.
-func (s *Source) candidate(ctx context.Context) (*Token, error) {
+func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error) {
 	var mem *Token
 	if h := s.cur.Load(); h != nil {
 		mem = h.tok
@@ -108,6 +108,12 @@ func (s *Source) candidate(ctx context.Context) (*Token, error) {
 	if err != nil {
 		s.log(ctx, slog.LevelWarn, "the stored token is unreadable; it will be replaced", "error", err)
 		return mem, nil
+	}
+	if err := s.checkOwner(stored); err != nil {
+		if trigger == triggerLogin {
+			return mem, nil // an explicit login replaces it
+		}
+		return nil, err
 	}
 	switch {
 	case mem == nil:

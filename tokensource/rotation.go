@@ -241,7 +241,7 @@ func (s *Source) write(ctx context.Context, tok *Token) error {
 	if s.res == nil {
 		return s.put(ctx, tok)
 	}
-	b, err := EncodeToken(tok)
+	b, err := s.encode(tok)
 	if err != nil {
 		return err
 	}
@@ -251,9 +251,18 @@ func (s *Source) write(ctx context.Context, tok *Token) error {
 }
 
 func (s *Source) put(ctx context.Context, tok *Token) error {
-	b, err := EncodeToken(tok)
+	b, err := s.encode(tok)
 	if err != nil {
 		return err
 	}
 	return s.Store.Put(ctx, s.key(), b)
+}
+
+// encode serializes tok for the Store, recording whose it is.
+func (s *Source) encode(tok *Token) ([]byte, error) {
+	if id := s.identity(); id != "" && tok.identity != id {
+		tok = tok.clone()
+		tok.identity = id
+	}
+	return EncodeToken(tok)
 }

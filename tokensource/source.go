@@ -34,7 +34,10 @@ type Source struct {
 	Grant Grant
 	// Store persists the session. Nil keeps it in memory only.
 	Store storage.Store
-	// Key names the session in Store. Empty means "default".
+	// Key names the session in Store. Empty means "default" joined with
+	// the Grant's identity (see [Identifier]), so that two users sharing a
+	// Store never share a session. A stored session of another identity is
+	// refused with an [*IdentityError] whatever the Key.
 	Key string
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
@@ -176,6 +179,9 @@ func (s *Source) Stored(ctx context.Context) (*Token, error) {
 	if h := s.cur.Load(); h != nil {
 		return h.tok, nil
 	}
+	if err := s.checkConfig(); err != nil {
+		return nil, err
+	}
 	if s.Store == nil {
 		return nil, fmt.Errorf("tokensource: no token: %w", storage.ErrNotFound)
 	}
@@ -186,6 +192,9 @@ func (s *Source) Stored(ctx context.Context) (*Token, error) {
 	tok, err := DecodeToken(b)
 	if err != nil {
 		return nil, fmt.Errorf("tokensource: load: %w", err)
+	}
+	if err := s.checkOwner(tok); err != nil {
+		return nil, err
 	}
 	return tok, nil
 }
@@ -218,6 +227,9 @@ func (s *Source) Close(ctx context.Context) error {
 // deletes the stored token and forgets the one in memory. Local state is
 // cleared even when revocation fails; the revocation error is returned.
 func (s *Source) Logout(ctx context.Context) error {
+	if err := s.checkConfig(); err != nil {
+		return err
+	}
 	if err := s.drain(ctx); err != nil {
 		return fmt.Errorf("tokensource: logout: %w", err)
 	}
@@ -349,10 +361,13 @@ func (s *Source) startLocked(ctx context.Context, trigger Trigger) *flight {
 }
 
 func (s *Source) key() string {
-	if s.Key == "" {
-		return "default"
+	if s.Key != "" {
+		return s.Key
 	}
-	return s.Key
+	if id := s.identity(); id != "" {
+		return "default " + id
+	}
+	return "default"
 }
 
 func (s *Source) now() time.Time {

@@ -44,6 +44,9 @@ type Token struct {
 	// fate is what is known about the refresh token's use; it travels
 	// through the Store so that every process sharing it knows.
 	fate fate
+	// identity names the Grant identity the token was stored for (see
+	// [Identifier]); empty when unknown.
+	identity string
 
 	// authz caches the Authorization header value. It is filled in by
 	// prepare before a Source publishes the token, so reading it needs no
