@@ -81,3 +81,21 @@ var ErrNoSpace = errors.New("storage: no space left")
 // ErrReadOnly is wrapped by errors of stores that cannot be written at all
 // (a read-only file system or database).
 var ErrReadOnly = errors.New("storage: read-only")
+
+// ErrCorrupt is wrapped by Get errors for a value the store holds but
+// cannot decode (truncated, checksum mismatch, damaged). The value is
+// unusable; Put replaces it.
+var ErrCorrupt = errors.New("storage: corrupt value")
+
+// ErrNewerFormat is wrapped by errors for a value written in a format newer
+// than this program reads. It must not be overwritten silently: a newer
+// program may still need it.
+var ErrNewerFormat = errors.New("storage: value written by a newer version")
+
+// Quarantiner is implemented by stores that can move a corrupt value aside
+// under key, keeping its bytes for inspection, so that a new value can be
+// stored. Quarantine returns where the bytes went (for a message to the
+// user); it returns an error wrapping ErrNotFound when there is no value.
+type Quarantiner interface {
+	Quarantine(ctx context.Context, key string) (where string, err error)
+}
