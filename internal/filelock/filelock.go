@@ -10,8 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -37,23 +41,32 @@ type Locker struct {
 
 // Lock creates path (mode 0600) if needed and blocks until this caller holds
 // its lock, or returns an error wrapping ctx.Err() when ctx is done first. The
-// directory of path must exist. The returned function releases the lock and
-// must be called exactly once; later calls return [ErrUnlocked]. If the
-// process dies, the OS releases the lock.
+// directory of path must exist. Lock never follows a symbolic link at path:
+// a planted link fails the call (the error says so and wraps ELOOP on Unix)
+// and its target is neither created nor opened. The returned function
+// releases the lock and must be called exactly once; later calls return
+// [ErrUnlocked]. If the process dies, the OS releases the lock.
 func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, err error) {
 	path = filepath.Clean(path)
 	release, err := l.inProcess.Lock(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("filelock: %w", err)
 	}
+	if err := checkNotSymlink(path); err != nil {
+		release()
+		return nil, err
+	}
 	// A fresh Flock per hold: each has its own open file, so another Locker
 	// in this process conflicts with us exactly as another process does.
-	fl := flock.New(path, flock.SetPermissions(0o600))
+	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(openFlag()))
 	ok, err := fl.TryLockContext(ctx, pollInterval)
 	if err != nil || !ok {
 		release()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("filelock: %w", ctxErr)
+		}
+		if errors.Is(err, syscall.ELOOP) && isSymlink(path) {
+			return nil, fmt.Errorf("filelock: lock file %s is a symbolic link; refusing to follow it: %w", path, err)
 		}
 		return nil, fmt.Errorf("filelock: lock %s: %w", path, err)
 	}
@@ -69,4 +82,21 @@ func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, er
 		})
 		return err
 	}, nil
+}
+
+// isSymlink reports whether path is a symbolic link.
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}
+
+// openFlag is how a lock file is opened: created if missing, never through
+// a symbolic link, read-only where an exclusive flock allows it (as
+// github.com/gofrs/flock does by default).
+func openFlag() int {
+	switch runtime.GOOS {
+	case "aix", "solaris", "illumos":
+		return os.O_CREATE | os.O_RDWR | oNoFollow
+	}
+	return os.O_CREATE | os.O_RDONLY | oNoFollow
 }

@@ -1,12 +1,17 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"syscall"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
 // CorruptError reports a data file that cannot be decoded: truncated, not
-// our format, a checksum mismatch, or written for another key. Path names the
+// our format, a checksum mismatch, written for another key, or not a regular
+// file at all (a directory, a symbolic link). Path names the
 // file so a user can inspect or remove it. The contents never appear in the
 // message.
 type CorruptError struct {
@@ -35,13 +40,18 @@ func (e *VersionError) Error() string {
 		e.Path, e.Version, formatVersion)
 }
 
-// PermissionError reports a token file or directory whose permissions let
-// other users read or change it. Like ssh with a private key, the Store
-// refuses to use it; fix it with chmod 600 (files) or chmod 700 (the
-// directory).
+// PermissionError reports a token file or directory other users could read
+// or change: a file with any group or other permission bit, a directory
+// group or others can write, or a directory another user owns. Like ssh
+// with a private key, the Store refuses to use it; fix it with chmod 600
+// (files) or chmod 700 (the directory), or use a directory of your own.
 type PermissionError struct {
 	Path string      // the file or directory
 	Mode fs.FileMode // its mode as found
+	// OtherOwner is set when the refusal is because another user owns
+	// Path; Owner is then that user's ID.
+	OtherOwner bool
+	Owner      int
 }
 
 // Error names the file and the cause; it never includes stored values.
@@ -50,6 +60,43 @@ func (e *PermissionError) Error() string {
 	if e.Mode.IsDir() {
 		what, want = "token directory", "0700"
 	}
+	if e.OtherOwner {
+		return fmt.Sprintf("file: %s %s belongs to another user (uid %d); refusing to use it (use a directory of your own)",
+			what, e.Path, e.Owner)
+	}
 	return fmt.Sprintf("file: %s %s has mode %#o, which other users can access; refusing to use it (chmod it to %s)",
 		what, e.Path, e.Mode.Perm(), want)
+}
+
+// osError is an OS error from a write that also matches the storage sentinel
+// callers test for: [storage.ErrNoSpace] for ENOSPC and EDQUOT,
+// [storage.ErrReadOnly] for EROFS. Its message is the OS error's own, and
+// the OS error (an *fs.PathError wrapping a syscall.Errno, say) stays in the
+// chain.
+type osError struct {
+	err  error // the OS error
+	kind error // storage.ErrNoSpace or storage.ErrReadOnly
+}
+
+func (e *osError) Error() string   { return e.err.Error() }
+func (e *osError) Unwrap() []error { return []error{e.err, e.kind} }
+
+// classify returns err, made to match [storage.ErrNoSpace] or
+// [storage.ErrReadOnly] as well when its cause is one of those. EACCES and
+// EPERM need nothing: syscall.Errno already matches fs.ErrPermission.
+func classify(err error) error {
+	switch {
+	case err == nil, errors.Is(err, storage.ErrNoSpace), errors.Is(err, storage.ErrReadOnly):
+		return err
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &osError{err: err, kind: storage.ErrNoSpace}
+	case errors.Is(err, syscall.EROFS):
+		return &osError{err: err, kind: storage.ErrReadOnly}
+	}
+	return err
+}
+
+// opError returns "file: <op>: <err>", with err classified.
+func opError(op string, err error) error {
+	return fmt.Errorf("file: %s: %w", op, classify(err))
 }

@@ -1,26 +1,3 @@
-// Package file is a [storage.Store] that keeps each value in its own file in
-// one directory, and a [storage.Locker] that excludes other processes with a
-// lock file beside it.
-//
-// # Layout
-//
-// For a key K the Store uses, inside its directory (mode 0700):
-//
-//	<hex sha256 of K>.json   the value, in a versioned JSON envelope (mode 0600)
-//	<hex sha256 of K>.lock   the lock file, empty, never deleted (mode 0600)
-//	.<hex>.json.tmp-*        a write in progress; removed on failure
-//
-// Keys never become paths, so any string is a valid key.
-//
-// # Safety
-//
-// Put writes a temporary file in the same directory, fsyncs it, renames it
-// over the old file and fsyncs the directory: a crash leaves either the old
-// or the new value, never a torn one. A data file or directory that other
-// users can access is refused with a [*PermissionError], as ssh refuses such
-// a private key. A file that does not decode gives a [*CorruptError] naming
-// it; one written by a newer, incompatible version gives a [*VersionError].
-// Neither is ever a panic.
 package file
 
 import (
@@ -50,15 +27,19 @@ const maxFileSize = 64 << 20
 // Store keeps values in files in one directory. Create it with [New]; the
 // zero value is not usable. It is safe for concurrent use by multiple
 // goroutines and by several processes sharing the directory. It holds no open
-// files between calls, so there is nothing to close.
+// files between calls, so there is nothing to close; only a reservation from
+// [Store.Reserve] holds a file open, until its Commit or Release.
 type Store struct {
 	dir   string
 	locks filelock.Locker
 }
 
 // New returns a Store for dir, creating it (and its parents) with mode 0700
-// if it does not exist. It fails if dir is empty, is not a directory, or can
-// be written by other users ([*PermissionError]).
+// if it does not exist. It fails if dir is empty or is not a directory, and
+// with a [*PermissionError] if another user owns dir or group or others can
+// write it: they could replace token files. A directory others can only
+// read or search (0755, 0711) is accepted, since the token files in it are
+// 0600 and named by hashes; New creates 0700 directories.
 func New(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("file: empty directory name")
@@ -68,7 +49,7 @@ func New(dir string) (*Store, error) {
 		return nil, fmt.Errorf("file: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("file: create token directory: %w", err)
+		return nil, opError("create token directory", err)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -77,10 +58,25 @@ func New(dir string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("file: %s is not a directory", dir)
 	}
-	if checkPerms() && fi.Mode().Perm()&0o022 != 0 {
-		return nil, &PermissionError{Path: dir, Mode: fi.Mode()}
+	if err := checkDir(dir, fi); err != nil {
+		return nil, err
 	}
 	return &Store{dir: dir}, nil
+}
+
+// checkDir refuses a token directory other users can change: one another
+// user owns, or one group or others can write.
+func checkDir(dir string, fi fs.FileInfo) error {
+	if !checkPerms() {
+		return nil
+	}
+	if uid, ok := owner(fi); ok && uid != os.Geteuid() {
+		return &PermissionError{Path: dir, Mode: fi.Mode(), OtherOwner: true, Owner: uid}
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return &PermissionError{Path: dir, Mode: fi.Mode()}
+	}
+	return nil
 }
 
 // Dir returns the absolute path of the Store's directory.
@@ -95,21 +91,29 @@ func (s *Store) name(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// errSymlink is the cause in a [CorruptError] for a data file that is a
+// symbolic link.
+var errSymlink = errors.New("a symbolic link, not a regular file; refusing to follow it")
+
 // checkPerms reports whether Unix permission bits mean anything here.
 func checkPerms() bool { return runtime.GOOS != "windows" }
 
 // Get returns the value under key, or an error wrapping [storage.ErrNotFound]
 // when there is no file for it. It returns a [*PermissionError] for a file
 // other users can access, and a [*CorruptError] or [*VersionError] for one it
-// cannot decode. It fails with ctx.Err() when ctx is already done.
+// cannot decode. It never reads through a symbolic link: a data file that is
+// one is a [*CorruptError]. It fails with ctx.Err() when ctx is already done.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("file: get: %w", err)
 	}
 	path := s.Path(key)
-	f, err := os.Open(path)
+	f, err := openNoFollow(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("file: get: %w", storage.ErrNotFound)
+	}
+	if errors.Is(err, errSymlink) {
+		return nil, &CorruptError{Path: path, Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("file: get: %w", err)
@@ -137,7 +141,13 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Put stores value under key, atomically and durably: when it returns nil
 // the new value survives a crash, and at no point can a reader see a partial
-// value. It fails with ctx.Err() when ctx is already done.
+// value. It fails with ctx.Err() when ctx is already done. An error caused
+// by a full disk or quota wraps [storage.ErrNoSpace], one caused by a
+// read-only file system [storage.ErrReadOnly]; a denied write matches
+// fs.ErrPermission.
+//
+// When other processes share the directory, Put a key while holding its
+// [Store.Lock] (see "Leftover temporary files" in the package doc).
 func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("file: put: %w", err)
@@ -146,35 +156,55 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 	if err != nil {
 		return fmt.Errorf("file: put: %w", err)
 	}
-	name := s.name(key)
-	tmp, err := os.CreateTemp(s.dir, "."+name+".json.tmp-*") // mode 0600
+	tmp, err := s.createTemp(key)
 	if err != nil {
-		return fmt.Errorf("file: put: %w", err)
+		return opError("put", err)
 	}
-	if err := writeSync(tmp, b); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("file: put: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path(key)); err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("file: put: %w", err)
-	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("file: put: %w", err)
+	if err := s.install(tmp, key, b); err != nil {
+		return opError("put", err)
 	}
 	return nil
 }
 
-// writeSync writes b to f, flushes it to stable storage and closes f.
-func writeSync(f *os.File, b []byte) error {
-	_, err := f.Write(b)
-	if err == nil {
-		err = f.Sync()
+// createTemp creates a temporary file for a write of key (mode 0600), beside
+// its data file, and marks it in use (see lockTemp).
+func (s *Store) createTemp(key string) (*os.File, error) {
+	f, err := os.CreateTemp(s.dir, s.tempPrefix(key)+"*")
+	if err != nil {
+		return nil, err
 	}
-	if cerr := f.Close(); err == nil {
+	lockTemp(f)
+	return f, nil
+}
+
+// tempPrefix is how the name of every temporary file for key's data file
+// begins.
+func (s *Store) tempPrefix(key string) string { return "." + s.name(key) + ".json.tmp-" }
+
+// install makes b the value of key: it writes b at the start of tmp (a file
+// from createTemp, perhaps preallocated), cuts tmp to len(b), flushes and
+// closes it, renames it over the data file and makes the rename durable.
+// On failure tmp is closed and removed. Overwriting preallocated space and
+// shrinking a file take no new space.
+func (s *Store) install(tmp *os.File, key string, b []byte) error {
+	_, err := tmp.WriteAt(b, 0)
+	if err == nil {
+		err = tmp.Truncate(int64(len(b)))
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.Path(key))
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	return syncDir(s.dir)
 }
 
 // syncDir makes a rename or removal in dir durable. Windows cannot fsync a
@@ -195,7 +225,8 @@ func syncDir(dir string) error {
 }
 
 // Delete removes the data file of key; a missing file is not an error. The
-// lock file stays. It fails with ctx.Err() when ctx is already done.
+// lock file stays. It fails with ctx.Err() when ctx is already done; other
+// errors are mapped as Put maps them.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("file: delete: %w", err)
@@ -204,25 +235,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("file: delete: %w", err)
+	if err == nil {
+		err = syncDir(s.dir)
 	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("file: delete: %w", err)
+	if err != nil {
+		return opError("delete", err)
 	}
 	return nil
-}
-
-// Lock takes the lock of key, shared with every process and goroutine using
-// this directory, through the lock file <hash>.lock (created if missing,
-// never the data file, never deleted). It waits until the lock is free or ctx
-// is done, then returns an error wrapping ctx.Err(). The returned function
-// releases the lock and must be called exactly once. A process that dies
-// holding the lock releases it.
-func (s *Store) Lock(ctx context.Context, key string) (unlock func() error, err error) {
-	unlock, err = s.locks.Lock(ctx, filepath.Join(s.dir, s.name(key)+".lock"))
-	if err != nil {
-		return nil, fmt.Errorf("file: lock: %w", err)
-	}
-	return unlock, nil
 }

@@ -19,7 +19,10 @@ import (
 
 // Run runs the conformance suite against stores made by newStore, one fresh
 // store per subtest. newStore should register any cleanup with t.Cleanup.
-// When the store also implements [storage.Locker] the locking checks run too.
+// When the store also implements [storage.Locker] the locking checks run too,
+// and when it implements [storage.Reserver] the reservation checks do
+// (reserve and commit, release, commit of a value larger than reserved, a
+// second commit, a Put between reserve and commit, a cancelled context).
 //
 // Subtests never run in parallel with each other, so a backend with one shared
 // external resource (an OS keyring) can be tested safely.
@@ -51,6 +54,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		runLocker(t, func(t *testing.T) storage.Locker {
 			return newStore(t).(storage.Locker)
 		})
+	})
+	t.Run("Reserver", func(t *testing.T) {
+		if _, ok := newStore(t).(storage.Reserver); !ok {
+			t.Skip("store does not implement storage.Reserver")
+		}
+		runReserver(t, newStore)
 	})
 }
 
