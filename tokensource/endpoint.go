@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -23,8 +24,9 @@ import (
 )
 
 // ErrInsecureEndpoint is returned when a token endpoint URL is not https://
-// and neither points at a loopback host nor is explicitly allowed by the
-// grant's AllowInsecureHTTP field.
+// and neither points at a loopback host (a loopback IP address or exactly
+// "localhost") nor is explicitly allowed by the grant's AllowInsecureHTTP
+// field.
 var ErrInsecureEndpoint = errors.New("tokensource: token endpoint must use https")
 
 // maxResponseBytes caps how much of a token-endpoint response is read.
@@ -39,9 +41,19 @@ const (
 	defaultAttemptTimeout = 30 * time.Second
 )
 
-// RetryPolicy bounds how a grant retries a token-endpoint call. Only
-// transport errors, 429 and 5xx other than 501 are retried, never another
-// 4xx: a refresh token may be single-use. The caller's context ends the
+// RetryPolicy bounds how a grant re-sends a token-endpoint request. The
+// request may carry a single-use refresh token or a password, so it is
+// re-sent only when it provably did not reach the server:
+//   - no connection was made (DNS failure, refused or failed dial, TLS
+//     handshake failure other than a bad certificate), or the request was
+//     not written in full;
+//   - the server answered 429 Too Many Requests or 503 Service Unavailable,
+//     with or without Retry-After (honoured, capped by MaxRetryAfter).
+//
+// Everything after the request was written is final and never re-sent: a
+// reset or timeout while waiting for the answer, 500, 502, 504 and every
+// other 5xx, a redirect, a body that cannot be read. So are 501 and every
+// 4xx. Waits grow exponentially with jitter; the caller's context ends the
 // whole call, waits included. The zero value is a sensible default.
 type RetryPolicy struct {
 	// MaxAttempts is the number of requests made at most, the first one
@@ -72,7 +84,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // backoff implements retryablehttp.Backoff: a capped Retry-After on 429 and
 // 503, else exponential backoff with equal jitter.
 func (p RetryPolicy) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+	if resp != nil && retryableStatus(resp.StatusCode) {
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			return min(d, orDefault(p.MaxRetryAfter, defaultMaxRetryAfter))
 		}
@@ -83,6 +95,12 @@ func (p RetryPolicy) backoff(minWait, maxWait time.Duration, attempt int, resp *
 	}
 	half := d / 2
 	return half + rand.N(half+1)
+}
+
+// retryableStatus reports the statuses that say the server did not act on
+// the request: 429 and 503.
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
 }
 
 // retryAfter parses a Retry-After value: delay seconds or an HTTP date.
@@ -112,22 +130,57 @@ type endpoint struct {
 	allowInsecure bool
 }
 
-// reply is the outcome of one logical call, retries included.
+// reply is the final answer of one logical call, retries included.
 type reply struct {
 	status   int
 	header   http.Header
 	body     []byte // at most maxResponseBytes
 	tooLarge bool
-	// lostAfterSend reports that an earlier attempt failed with a
-	// transport error after its request was written: the server may have
-	// acted on it.
-	lostAfterSend bool
+	readErr  error  // the body could not be read in full
+	location string // origin (scheme://host) of a redirect's target, if any
 }
 
 // callTrace follows the attempts of one call.
 type callTrace struct {
-	wrote         atomic.Bool // the current attempt's request was written
-	lostAfterSend atomic.Bool
+	cur atomic.Pointer[attempt] // the attempt in progress, or the last one
+	// lost reports that the last attempt failed after its request was
+	// written: the server may have acted on it.
+	lost atomic.Bool
+}
+
+// attempt records how far one request got, from the transport's
+// httptrace events.
+type attempt struct {
+	canceled atomic.Bool // the context was done before the attempt began
+	traced   atomic.Bool // the transport reports its progress (GetConn)
+	gotConn  atomic.Bool // a connection was made, TLS handshake included
+	wrote    atomic.Bool // the whole request was written
+	partial  atomic.Bool // writing the request failed part-way
+}
+
+// unsent reports whether an attempt that failed with err provably never
+// reached the server. Anything uncertain counts as sent.
+func (a *attempt) unsent(err error) bool {
+	switch {
+	case a == nil:
+		return connectError(err)
+	case a.wrote.Load():
+		return false
+	case a.partial.Load(), a.canceled.Load():
+		return true // the server never had the whole request
+	case a.traced.Load():
+		return !a.gotConn.Load()
+	}
+	// A transport that reports no progress: trust only errors that
+	// happen before any connection exists.
+	return connectError(err)
+}
+
+// connectError reports errors raised before a connection exists.
+func connectError(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return (errors.As(err, &opErr) && opErr.Op == "dial") || errors.As(err, &dnsErr)
 }
 
 // checkURL validates a token endpoint URL.
@@ -145,7 +198,9 @@ func (e endpoint) checkURL(raw string) error {
 	return fmt.Errorf("%w: %s://%s", ErrInsecureEndpoint, u.Scheme, u.Host)
 }
 
-// retrying builds the retrying client for one call.
+// retrying builds the retrying client for one call. It follows no
+// redirect, whatever the caller's client would do: the request carries
+// credentials.
 func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 	base := e.client
 	if base == nil {
@@ -157,7 +212,7 @@ func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 		next = http.DefaultTransport
 	}
 	hc.Transport = traceTransport{next: next, tr: tr}
-	hc.CheckRedirect = e.checkRedirect(base.CheckRedirect)
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &retryablehttp.Client{
 		HTTPClient:   &hc,
 		Logger:       nil, // its default logger prints every URL to stderr
@@ -165,12 +220,11 @@ func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 		RetryWaitMax: orDefault(e.policy.MaxWait, defaultMaxWait),
 		RetryMax:     e.policy.attempts() - 1,
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			return e.checkRetry(ctx, resp, err, tr)
+			return checkRetry(ctx, resp, err, tr)
 		},
 		Backoff:      e.policy.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, n int) {
-			tr.wrote.Store(false)
 			if n > 0 && e.logger != nil {
 				e.logger.LogAttrs(req.Context(), slog.LevelDebug, "token endpoint retry",
 					slog.Int("attempt", n+1), slog.String("host", req.URL.Host))
@@ -179,37 +233,27 @@ func (e endpoint) retrying(tr *callTrace) *retryablehttp.Client {
 	}
 }
 
-// checkRedirect refuses a redirect that would carry credentials to an
-// insecure URL, then applies the caller's policy (nil: at most 10 hops).
-func (e endpoint) checkRedirect(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
-	return func(req *http.Request, via []*http.Request) error {
-		if err := e.checkURL(req.URL.String()); err != nil {
-			return err
+// checkRetry re-sends only what provably did not reach the server: an
+// attempt that failed before its request was written, or a 429 or 503.
+// Every other answer is final, even once ctx is done, so that a token the
+// server issued is never thrown away.
+func checkRetry(ctx context.Context, resp *http.Response, err error, tr *callTrace) (bool, error) {
+	if err != nil {
+		lost := !tr.cur.Load().unsent(err)
+		tr.lost.Store(lost)
+		if lost || permanent(err) {
+			return false, nil
 		}
-		if next != nil {
-			return next(req, via)
+	} else {
+		tr.lost.Store(false)
+		if !retryableStatus(resp.StatusCode) {
+			return false, nil
 		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
 	}
-}
-
-// checkRetry retries transport errors, 429 and 5xx except 501, and nothing
-// once ctx is done.
-func (e endpoint) checkRetry(ctx context.Context, resp *http.Response, err error, tr *callTrace) (bool, error) {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return false, ctxErr
 	}
-	if err != nil {
-		if tr.wrote.Load() {
-			tr.lostAfterSend.Store(true)
-		}
-		return !permanent(err), nil
-	}
-	s := resp.StatusCode
-	return s == http.StatusTooManyRequests || (s >= 500 && s != http.StatusNotImplemented), nil
+	return true, nil
 }
 
 // permanent reports transport errors that a retry cannot fix.
@@ -221,45 +265,82 @@ func permanent(err error) bool {
 		errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &authErr)
 }
 
-// traceTransport notes when each attempt's request has been written.
+// traceTransport records how far each attempt got.
 type traceTransport struct {
 	next http.RoundTripper
 	tr   *callTrace
 }
 
 func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			t.tr.wrote.Store(true)
-		}
-	}}
+	a := &attempt{}
+	a.canceled.Store(req.Context().Err() != nil)
+	t.tr.cur.Store(a)
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { a.traced.Store(true) },
+		GotConn: func(httptrace.GotConnInfo) { a.gotConn.Store(true) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				a.wrote.Store(true)
+			} else {
+				a.partial.Store(true)
+			}
+		},
+	}
 	return t.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 }
 
-// do sends req with retries and reads the final response through the size
-// cap. A nil reply comes with the transport or context error.
+// lostError is a transport failure after the request was written: the
+// server may have acted on it.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string { return e.err.Error() }
+func (e *lostError) Unwrap() error { return e.err }
+
+// do sends req, re-sending only what provably did not reach the server,
+// and reads the final response through the size cap. A nil reply comes
+// with the transport or context error, wrapped in a *lostError when the
+// request may have reached the server.
+//
+// Each attempt asks for a connection of its own (Connection: close), so an
+// idle connection that the server dropped cannot leave the outcome of a
+// request unknown.
 func (e endpoint) do(req *retryablehttp.Request) (*reply, error) {
+	req.Close = true
 	var tr callTrace
 	resp, err := e.retrying(&tr).Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
+		if tr.lost.Load() {
+			return nil, &lostError{err}
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()
+	r := &reply{status: resp.StatusCode, header: resp.Header}
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// Never read a redirect's body: it is not for us.
+		r.location = redirectOrigin(resp)
+		return r, nil
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading response: %w", err)
+		r.readErr = fmt.Errorf("reading response: %w", err)
 	}
-	r := &reply{status: resp.StatusCode, header: resp.Header, body: body, lostAfterSend: tr.lostAfterSend.Load()}
+	r.body = body
 	if len(body) > maxResponseBytes {
 		r.body, r.tooLarge = body[:maxResponseBytes], true
 	}
 	return r, nil
 }
 
-// transportError reports a call that got no usable response.
-func transportError(op string, err error) error {
-	return &TokenError{Op: op, Err: err}
+// redirectOrigin returns scheme://host[:port] of a redirect's target,
+// never its path or query, or "" when there is no usable Location.
+func redirectOrigin(resp *http.Response) string {
+	u, err := resp.Location()
+	if err != nil || u.Host == "" || u.Scheme == "" {
+		return ""
+	}
+	return truncate(strings.ToLower(u.Scheme)+"://"+u.Host, 120)
 }

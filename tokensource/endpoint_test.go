@@ -42,7 +42,8 @@ type gPeer struct {
 }
 
 // gServer starts a token endpoint that records each request and answers
-// with h; it is closed when the test ends.
+// with h; it is closed when the test ends. Its clock agrees with gNow: every
+// answer carries that Date unless h sets another.
 func gServer(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int64)) *gPeer {
 	t.Helper()
 	p := &gPeer{}
@@ -51,6 +52,7 @@ func gServer(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int6
 		p.mu.Lock()
 		p.reqs = append(p.reqs, gRequest{r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), string(body)})
 		p.mu.Unlock()
+		w.Header().Set("Date", gNow().Format(http.TimeFormat))
 		h(w, r, p.hits.Add(1))
 	}))
 	t.Cleanup(p.srv.Close)
@@ -119,15 +121,22 @@ func TestRetryStatusCodes(t *testing.T) {
 		wantHits int64
 		wantOK   bool
 		wantCode int
+		unknown  bool // the refresh's outcome is unknown
 	}{
-		{"503 then 200", []int{503, 200}, 2, true, 0},
-		{"429 then 200", []int{429, 200}, 2, true, 0},
-		{"500 502 504 then 200", []int{500, 502, 504, 200}, 4, true, 0},
-		{"503 forever", []int{503}, 4, false, 503},
-		{"501 not retried", []int{501}, 1, false, 501},
-		{"400 not retried", []int{400}, 1, false, 400},
-		{"401 not retried", []int{401}, 1, false, 401},
-		{"404 not retried", []int{404}, 1, false, 404},
+		{"503 then 200", []int{503, 200}, 2, true, 0, false},
+		{"429 then 200", []int{429, 200}, 2, true, 0, false},
+		{"503 429 503 then 200", []int{503, 429, 503, 200}, 4, true, 0, false},
+		{"503 forever", []int{503}, 4, false, 503, false},
+		{"429 forever", []int{429}, 4, false, 429, false},
+		{"500 not retried", []int{500, 200}, 1, false, 500, true},
+		{"502 not retried", []int{502, 200}, 1, false, 502, true},
+		{"504 not retried", []int{504, 200}, 1, false, 504, true},
+		{"599 not retried", []int{599, 200}, 1, false, 599, true},
+		{"501 not retried", []int{501, 200}, 1, false, 501, false},
+		{"400 not retried", []int{400, 200}, 1, false, 400, false},
+		{"401 not retried", []int{401, 200}, 1, false, 401, false},
+		{"404 not retried", []int{404, 200}, 1, false, 404, false},
+		{"408 not retried", []int{408, 200}, 1, false, 408, false},
 	}
 	ok := gFile(t, "snake.json")
 	for _, tt := range tests {
@@ -161,6 +170,12 @@ func TestRetryStatusCodes(t *testing.T) {
 				if te.StatusCode != tt.wantCode || te.Op != "refresh" {
 					t.Errorf("TokenError = %+v, want status %d op refresh", te, tt.wantCode)
 				}
+				if got := errors.Is(err, ErrRefreshOutcomeUnknown); got != tt.unknown {
+					t.Errorf("errors.Is(%v, ErrRefreshOutcomeUnknown) = %v, want %v", err, got, tt.unknown)
+				}
+				if tok != nil {
+					t.Errorf("Refresh() token = %v, want nil", tok)
+				}
 			})
 		}
 	}
@@ -183,6 +198,18 @@ func TestRetryGivesUpOnContext(t *testing.T) {
 	}
 }
 
+// gCountingClient returns a client whose transport counts the attempts
+// that reach it.
+func gCountingClient(n *atomic.Int64) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		n.Add(1)
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+}
+
+// TestRetryTransportErrorBeforeSend: a refused connection never carried the
+// request, so it is re-sent, up to MaxAttempts, and the failure is
+// transient: the refresh token is still good.
 func TestRetryTransportErrorBeforeSend(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -190,17 +217,22 @@ func TestRetryTransportErrorBeforeSend(t *testing.T) {
 	}
 	url := "http://" + l.Addr().String() + "/refresh"
 	l.Close() // nothing listens: every attempt is refused
-	g := &JSONGrant{RefreshURL: url, Retry: gFast()}
-	_, err = g.Refresh(t.Context(), "rt-old")
+	var attempts atomic.Int64
+	g := &JSONGrant{RefreshURL: url, Retry: gFast(), HTTPClient: gCountingClient(&attempts)}
+	tok, err := g.Refresh(t.Context(), "rt-old")
 	te := gTokenError(t, err)
-	if te.StatusCode != 0 || te.Rejected || errors.Is(err, ErrReauthRequired) {
-		t.Errorf("TokenError = %+v, want a transient transport error", te)
+	if tok != nil || te.StatusCode != 0 || te.Rejected || errors.Is(err, ErrReauthRequired) {
+		t.Errorf("Refresh() = %v, %+v, want a transient transport error", tok, te)
+	}
+	if n := attempts.Load(); n != 4 {
+		t.Errorf("attempts = %d, want 4 (a dial error is retried)", n)
 	}
 }
 
 // TestRefreshOutcomeUnknown drops the connection after the server has read
-// the refresh request (as if it rotated the token and the answer was lost),
-// then answers the retry with invalid_grant.
+// the refresh request (as if it rotated the token and the answer was lost):
+// the refresh token is not sent again, and the error says the outcome is
+// unknown.
 func TestRefreshOutcomeUnknown(t *testing.T) {
 	for name, mk := range map[string]func(*gPeer) Grant{
 		"json":     func(p *gPeer) Grant { return gJSON(p) },
@@ -209,23 +241,30 @@ func TestRefreshOutcomeUnknown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := gServer(t, func(w http.ResponseWriter, _ *http.Request, n int64) {
 				if n == 1 {
-					conn, _, err := w.(http.Hijacker).Hijack()
-					if err == nil {
-						conn.Close()
-					}
+					gHangUp(w)
 					return
 				}
 				gReply(400, "application/json", []byte(`{"error":"invalid_grant"}`))(w, nil, n)
 			})
-			_, err := mk(p).Refresh(t.Context(), "rt-old")
-			if !errors.Is(err, ErrRefreshOutcomeUnknown) || !errors.Is(err, ErrReauthRequired) {
-				t.Fatalf("Refresh() error = %v, want ErrRefreshOutcomeUnknown and ErrReauthRequired", err)
+			tok, err := mk(p).Refresh(t.Context(), "rt-old")
+			if tok != nil || !errors.Is(err, ErrRefreshOutcomeUnknown) || !errors.Is(err, ErrReauthRequired) {
+				t.Fatalf("Refresh() = %v, %v, want ErrRefreshOutcomeUnknown and ErrReauthRequired", tok, err)
 			}
-			t.Logf("error: %v", err)
-			if got := p.hits.Load(); got != 2 {
-				t.Errorf("endpoint hits = %d, want 2", got)
+			if te := gTokenError(t, err); te.StatusCode != 0 || te.Rejected {
+				t.Errorf("TokenError = %+v, want no status, not rejected", te)
+			}
+			if got := p.hits.Load(); got != 1 {
+				t.Errorf("endpoint hits = %d, want 1", got)
 			}
 		})
+	}
+}
+
+// gHangUp closes the connection without an answer.
+func gHangUp(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
 	}
 }
 
@@ -240,6 +279,10 @@ func TestInsecureEndpoint(t *testing.T) {
 		{"http://auth.example.com:1/token", true, nil},
 		{"http://127.0.0.1:1/token", false, nil},
 		{"http://localhost:1/token", false, nil},
+		{"http://LOCALHOST.:1/token", false, nil},
+		{"http://[::1]:1/token", false, nil},
+		{"http://evil.localhost/token", false, ErrInsecureEndpoint},
+		{"http://localhost.evil.example/token", false, ErrInsecureEndpoint},
 		{"https://auth.example.com/token", false, nil},
 	}
 	for _, tt := range tests {
@@ -255,6 +298,19 @@ func TestInsecureEndpoint(t *testing.T) {
 	j := &JSONGrant{RefreshURL: "http://auth.example.com/refresh"}
 	if _, err := j.Refresh(t.Context(), "rt"); !errors.Is(err, ErrInsecureEndpoint) {
 		t.Errorf("JSONGrant.Refresh() error = %v, want ErrInsecureEndpoint", err)
+	}
+	// A name under .localhost may resolve anywhere: never trusted by name.
+	var hits atomic.Int64
+	for _, g := range []Grant{
+		&PasswordGrant{TokenURL: "http://evil.localhost/token", Username: "u", Password: "p", HTTPClient: gCountingClient(&hits)},
+		&JSONGrant{LoginURL: "http://evil.localhost/login", Username: "u", Password: "p", HTTPClient: gCountingClient(&hits)},
+	} {
+		if _, err := g.Login(t.Context()); !errors.Is(err, ErrInsecureEndpoint) {
+			t.Errorf("%T.Login(http://evil.localhost) error = %v, want ErrInsecureEndpoint", g, err)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests went to evil.localhost", n)
 	}
 }
 
@@ -354,7 +410,7 @@ func TestRetryLogging(t *testing.T) {
 	var buf bytes.Buffer
 	p := gServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
 		if n == 1 {
-			w.WriteHeader(http.StatusBadGateway)
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		gReply(200, "application/json", gFile(t, "snake.json"))(w, r, n)

@@ -14,7 +14,10 @@ import (
 type Grant interface {
 	// Login obtains a new token with the grant's credentials. When it has
 	// none, or the server rejects them, the error satisfies
-	// errors.Is(err, ErrReauthRequired).
+	// errors.Is(err, ErrReauthRequired). Like Refresh it sends the
+	// credentials at most once, and an answer with a refresh token but no
+	// access token comes back as both a *Token holding only the
+	// RefreshToken and an error.
 	Login(ctx context.Context) (*Token, error)
 	// Refresh exchanges refreshToken for a new token. If the response
 	// carries no refresh token the returned token's RefreshToken is
@@ -24,8 +27,10 @@ type Grant interface {
 	// request only when it provably did not reach the server. Its error
 	// tells the Source what became of the refresh token:
 	//   - errors.Is(err, ErrRefreshOutcomeUnknown): the request may have
-	//     reached the server and no usable answer came back; the token may
-	//     be spent and is not sent again.
+	//     reached the server and no usable answer came back (a reset or
+	//     timeout after sending, a 5xx other than 501 and 503, a redirect,
+	//     an unreadable body, a success answer with no token at all); the
+	//     token may be spent and is not sent again.
 	//   - otherwise errors.Is(err, ErrReauthRequired): the server rejected
 	//     the refresh token (invalid, expired, revoked or reused).
 	//   - any other error: the server did not act on it; the token is

@@ -50,13 +50,35 @@ type JSONMapping struct {
 // their refresh equivalents), may be wrapped in an envelope object ("data",
 // "result", "token", "tokens", "payload" or "response"), and the refresh
 // request follows the naming style of the last response seen (snake_case
-// until one has been seen). A response with no expiry falls back to the
-// "exp" claim of a JWT access token, else the token is used until a server
-// rejects it.
+// until one has been seen).
 //
-// A refresh answered 400, 401 or 403, with invalid_grant, or with an error
-// body saying the token is invalid, expired, revoked or reused fails with a
-// [TokenError] that satisfies errors.Is(err, ErrReauthRequired).
+// Any success answer that carries an access token is accepted; odd other
+// fields are normalised, never a reason to drop the refresh token that came
+// with it. A lifetime that is zero, negative, absurd (over ten years) or
+// not a number counts as unknown, like a missing one: the "exp" claim of a
+// JWT access token is used if there is one, else the token is used until a
+// server rejects it. Absolute expiries (expires_at and the like, and the
+// JWT exp) are read against the server's clock, from the Date header of
+// its answer, so an API whose clock is off still yields tokens of the
+// right lifetime; Token.ClockSkew records the difference. A token_type
+// that is not an HTTP auth scheme (a number, say) becomes "Bearer".
+//
+// A success answer with no access token fails with an error wrapping
+// [ErrMalformedResponse]; when it still carries a refresh token, Login and
+// Refresh return a *Token holding that RefreshToken (and no AccessToken)
+// together with the error, so the caller can keep the new refresh token.
+//
+// A request is sent at most once unless it provably did not reach the
+// server (see [RetryPolicy]); it never follows a redirect ([ErrRedirect]).
+// A refresh whose request may have reached the server without a usable
+// answer coming back (a reset or timeout after sending, 500, 502, 504, a
+// redirect, an unreadable body, a success without a token) fails with an
+// error matching [ErrRefreshOutcomeUnknown]: the server may have rotated
+// the refresh token, so it must not be sent again. A refresh answered 400,
+// 401 or 403, with invalid_grant, or with an error body saying the token is
+// invalid, expired, revoked or reused fails with a [TokenError] that
+// satisfies errors.Is(err, ErrReauthRequired). Error messages never contain
+// the password, tokens or Header values the request carried.
 //
 // A JSONGrant is safe for concurrent use. It remembers the API's naming
 // style, so it must not be copied after first use. Fields must not be
@@ -64,7 +86,8 @@ type JSONMapping struct {
 type JSONGrant struct {
 	// LoginURL, RefreshURL and LogoutURL are the endpoints. LogoutURL empty
 	// makes Revoke a no-op. Each must be https:// unless it is a loopback
-	// address or AllowInsecureHTTP is set.
+	// address (an IP in 127.0.0.0/8 or ::1, or exactly "localhost") or
+	// AllowInsecureHTTP is set.
 	LoginURL, RefreshURL, LogoutURL string
 	// Username and Password are the login credentials.
 	Username, Password string
@@ -73,17 +96,27 @@ type JSONGrant struct {
 	// long-running process need not keep it.
 	PasswordFunc func(ctx context.Context) (string, error)
 	// Header holds extra headers sent with every request (an API key, a
-	// client version). Nil means none. It is read, never modified.
+	// client version). Nil means none. It is read, never modified. Its
+	// values are kept out of error messages like the other secrets.
 	Header http.Header
 	// Mapping overrides field names; the zero value auto-detects.
 	Mapping JSONMapping
-	// HTTPClient makes each attempt (its Transport, Timeout and redirect
-	// policy are used). Nil means a client on http.DefaultTransport with a
-	// 30s timeout per attempt. Retries are always added on top, per Retry.
+	// HTTPClient makes each attempt: its Transport and Timeout are used,
+	// its CheckRedirect is not (requests that carry credentials never
+	// follow a redirect). Nil means a client on http.DefaultTransport with
+	// a 30s timeout per attempt. Retries are added on top, per Retry.
 	HTTPClient *http.Client
-	// Retry bounds retries of transient failures; the zero value is a
-	// sensible default.
+	// Retry bounds re-sending requests that provably did not reach the
+	// server; the zero value is a sensible default.
 	Retry RetryPolicy
+	// ReuseGrace is the server's documented reuse grace period for a
+	// rotated refresh token: how long after rotating it the server still
+	// accepts the old refresh token (as Okta, Auth0, Cognito and Ory Hydra
+	// offer). Zero, the default, means none. Set it only when the server
+	// documents one: a [Source] then may send a refresh token whose
+	// outcome is unknown once more inside that window instead of logging
+	// in again. The grant itself never re-sends.
+	ReuseGrace time.Duration
 	// AllowInsecureHTTP permits http:// endpoints on non-loopback hosts.
 	AllowInsecureHTTP bool
 	// Now is the clock that turns lifetimes into expiry times. Nil means
@@ -96,9 +129,13 @@ type JSONGrant struct {
 }
 
 var (
-	_ Grant   = (*JSONGrant)(nil)
-	_ Revoker = (*JSONGrant)(nil)
+	_ Grant       = (*JSONGrant)(nil)
+	_ Revoker     = (*JSONGrant)(nil)
+	_ ReuseGracer = (*JSONGrant)(nil)
 )
+
+// RefreshReuseGrace returns ReuseGrace. It implements [ReuseGracer].
+func (g *JSONGrant) RefreshReuseGrace() time.Duration { return g.ReuseGrace }
 
 func (g *JSONGrant) endpoint() endpoint {
 	return endpoint{client: g.HTTPClient, policy: g.Retry, logger: g.Logger, allowInsecure: g.AllowInsecureHTTP}
@@ -120,11 +157,13 @@ func (g *JSONGrant) Login(ctx context.Context) (*Token, error) {
 	body := map[string]any{}
 	setPath(body, orName(g.Mapping.UsernameField, "username"), user)
 	setPath(body, orName(g.Mapping.PasswordField, "password"), pass)
-	return g.post(ctx, "login", g.LoginURL, body, "")
+	return g.post(ctx, g.call("login", pass), g.LoginURL, body, "")
 }
 
 // Refresh posts refreshToken to RefreshURL. When the response carries no
-// refresh token, the returned token keeps refreshToken.
+// refresh token, the returned token keeps refreshToken. The refresh token
+// is sent at most once unless the request provably did not reach the
+// server; see [JSONGrant] for what the error says about it.
 func (g *JSONGrant) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
@@ -133,7 +172,7 @@ func (g *JSONGrant) Refresh(ctx context.Context, refreshToken string) (*Token, e
 	for _, f := range g.refreshFields() {
 		setPath(body, f, refreshToken)
 	}
-	return g.post(ctx, "refresh", g.RefreshURL, body, refreshToken)
+	return g.post(ctx, g.call("refresh", refreshToken), g.RefreshURL, body, refreshToken)
 }
 
 // Revoke posts tok's refresh token to LogoutURL with the access token as a
@@ -148,14 +187,30 @@ func (g *JSONGrant) Revoke(ctx context.Context, tok *Token) error {
 			setPath(body, f, tok.RefreshToken)
 		}
 	}
-	r, err := g.send(ctx, "revoke", g.LogoutURL, body, tok.AccessToken)
+	c := g.call("revoke", tok.RefreshToken, tok.AccessToken)
+	r, err := g.send(ctx, c, g.LogoutURL, body, tok.AccessToken)
 	if err != nil {
 		return err
 	}
 	if r.status < 200 || r.status > 299 {
-		return responseError("revoke", r, nil)
+		return c.responseError(r, nil)
 	}
 	return nil
+}
+
+// call describes one request of op carrying secrets and the grant's
+// headers. For a header value with a scheme ("Bearer k1") the credential
+// after it counts too.
+func (g *JSONGrant) call(op string, secrets ...string) call {
+	for _, vs := range g.Header {
+		for _, v := range vs {
+			secrets = append(secrets, v)
+			if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+				secrets = append(secrets, strings.TrimSpace(cred))
+			}
+		}
+	}
+	return call{op: op, secrets: secrets}
 }
 
 // refreshFields names the request field(s) that carry the refresh token:
@@ -199,39 +254,31 @@ func orName(name, def string) string {
 }
 
 // post sends body and turns the reply into a Token.
-func (g *JSONGrant) post(ctx context.Context, op, endpointURL string, body map[string]any, oldRefresh string) (*Token, error) {
-	r, err := g.send(ctx, op, endpointURL, body, "")
+func (g *JSONGrant) post(ctx context.Context, c call, endpointURL string, body map[string]any, oldRefresh string) (*Token, error) {
+	r, err := g.send(ctx, c, endpointURL, body, "")
 	if err != nil {
 		return nil, err
 	}
-	if r.tooLarge || r.status < 200 || r.status > 299 {
-		return nil, responseError(op, r, nil)
+	tok, style, err := c.token(r, &g.Mapping, g.now(), oldRefresh)
+	if tok != nil {
+		g.style.Store(int32(style))
 	}
-	p, err := parseTokenJSON(r.body, &g.Mapping)
-	if err != nil {
-		return nil, responseError(op, r, err)
-	}
-	tok, err := p.finish(g.now(), oldRefresh)
-	if err != nil {
-		return nil, responseError(op, r, err)
-	}
-	g.style.Store(int32(p.style))
-	return tok, nil
+	return tok, err
 }
 
 // send posts body as JSON with the grant's headers.
-func (g *JSONGrant) send(ctx context.Context, op, endpointURL string, body map[string]any, bearer string) (*reply, error) {
+func (g *JSONGrant) send(ctx context.Context, c call, endpointURL string, body map[string]any, bearer string) (*reply, error) {
 	e := g.endpoint()
 	if err := e.checkURL(endpointURL); err != nil {
-		return nil, &TokenError{Op: op, Err: err}
+		return nil, &TokenError{Op: c.op, Err: err}
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return nil, &TokenError{Op: op, Err: err}
+		return nil, &TokenError{Op: c.op, Err: err}
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, endpointURL, raw)
 	if err != nil {
-		return nil, &TokenError{Op: op, Err: errors.New("tokensource: cannot build request")}
+		return nil, &TokenError{Op: c.op, Err: errors.New("tokensource: cannot build request")}
 	}
 	for k, vs := range g.Header {
 		for _, v := range vs {
@@ -245,7 +292,7 @@ func (g *JSONGrant) send(ctx context.Context, op, endpointURL string, body map[s
 	}
 	r, err := e.do(req)
 	if err != nil {
-		return nil, transportError(op, err)
+		return nil, c.transportError(err)
 	}
 	return r, nil
 }

@@ -62,6 +62,7 @@ func TestJSONGrantShapes(t *testing.T) {
 		{"keycloak_offline.json", gWant{"at-offline", "rt-offline", "Bearer", 5 * time.Minute, 0}},
 		{"oauth2_no_refresh.json", gWant{"at-norotate", "rt-old", "Bearer", time.Hour, 0}},
 	}
+	tests = append(tests, gOddShapes...)
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			p := gServer(t, gReply(200, "application/json", gFile(t, tt.file)))
@@ -74,6 +75,24 @@ func TestJSONGrantShapes(t *testing.T) {
 	}
 }
 
+// gOddShapes are recorded success answers with odd fields besides the
+// access token: each is accepted, normalised, and its refresh token kept.
+var gOddShapes = []struct {
+	file string
+	want gWant
+}{
+	{"zero_expiry.json", gWant{"at-zero", "rt-old", "Bearer", 0, 0}},
+	{"negative_expiry.json", gWant{"at-neg", "rt-old", "Bearer", 0, 0}},
+	{"absurd_expiry.json", gWant{"at-absurd", "rt-old", "Bearer", 0, 0}},
+	{"past_expires_at.json", gWant{"at-past", "rt-old", "Bearer", 0, 0}},
+	{"expires_in_garbage.json", gWant{"at-garbage", "rt-garbage", "Bearer", 0, 0}},
+	{"numeric_token_type.json", gWant{"at-numtype", "rt-numtype", "Bearer", 15 * time.Minute, 0}},
+	{"invalid_token_type.json", gWant{"at-badtype", "rt-badtype", "Bearer", 15 * time.Minute, 0}},
+	{"odd_refresh_expiry.json", gWant{"at-oddrexp", "rt-oddrexp", "Bearer", 15 * time.Minute, 0}},
+	{"numeric_refresh_token.json", gWant{"at-numrt", "98765432109876543210", "Bearer", 15 * time.Minute, 0}},
+	{"jwt_expires_in_zero.json", gWant{"jwt", "rt-jwt0", "Bearer", 10 * time.Minute, 0}},
+}
+
 // gErrorCase is a recorded response that must not yield a token.
 type gErrorCase struct {
 	file, ctype string
@@ -81,7 +100,7 @@ type gErrorCase struct {
 	rejected    bool
 	code        string
 	is          error // nil: no particular sentinel
-	notPassword bool  // x/oauth2 would read this shape differently
+	unknown     bool  // the refresh's outcome is unknown
 }
 
 var gErrorCases = []gErrorCase{
@@ -89,17 +108,13 @@ var gErrorCases = []gErrorCase{
 	{file: "error_invalid_client.json", status: 401, code: "invalid_client"},
 	{file: "error_nested_reused.json", status: 401, rejected: true, code: "TOKEN_REUSED"},
 	{file: "error_list_expired.json", status: 422, rejected: true, code: "E_EXPIRED"},
-	{file: "error_leaky.json", status: 500, code: "server_error"},
+	{file: "error_leaky.json", status: 500, code: "server_error", unknown: true},
 	{file: "form_error.txt", ctype: "application/x-www-form-urlencoded", status: 400, rejected: true, code: "invalid_grant"},
-	{file: "html_502.html", ctype: "text/html", status: 502},
-	{file: "html_200.html", ctype: "text/html", status: 200, is: ErrMalformedResponse},
-	{file: "empty.json", status: 200, is: ErrMalformedResponse},
-	{file: "invalid.json", status: 200, is: ErrMalformedResponse},
-	{file: "missing_access_token.json", status: 200, is: ErrMalformedResponse},
-	{file: "negative_expiry.json", status: 200, is: ErrMalformedResponse},
-	{file: "zero_expiry.json", status: 200, is: ErrMalformedResponse},
-	{file: "absurd_expiry.json", status: 200, is: ErrMalformedResponse},
-	{file: "past_expires_at.json", status: 200, is: ErrMalformedResponse, notPassword: true},
+	{file: "html_502.html", ctype: "text/html", status: 502, unknown: true},
+	{file: "html_200.html", ctype: "text/html", status: 200, is: ErrMalformedResponse, unknown: true},
+	{file: "empty.json", status: 200, is: ErrMalformedResponse, unknown: true},
+	{file: "invalid.json", status: 200, is: ErrMalformedResponse, unknown: true},
+	{file: "missing_access_token.json", status: 200, is: ErrMalformedResponse, unknown: true},
 }
 
 // gCheckError checks a failed refresh against c and the golden message.
@@ -110,8 +125,11 @@ func gCheckError(t *testing.T, kind string, err error, c gErrorCase) {
 		t.Errorf("TokenError{Status %d, Rejected %v, Code %q}, want {%d, %v, %q}",
 			te.StatusCode, te.Rejected, te.Code, c.status, c.rejected, c.code)
 	}
-	if errors.Is(err, ErrReauthRequired) != c.rejected {
-		t.Errorf("errors.Is(err, ErrReauthRequired) = %v, want %v", !c.rejected, c.rejected)
+	if got, want := errors.Is(err, ErrReauthRequired), c.rejected || c.unknown; got != want {
+		t.Errorf("errors.Is(err, ErrReauthRequired) = %v, want %v", got, want)
+	}
+	if got := errors.Is(err, ErrRefreshOutcomeUnknown); got != c.unknown {
+		t.Errorf("errors.Is(err, ErrRefreshOutcomeUnknown) = %v, want %v", got, c.unknown)
 	}
 	if c.is != nil && !errors.Is(err, c.is) {
 		t.Errorf("error %v does not wrap %v", err, c.is)
@@ -148,8 +166,14 @@ func TestJSONGrantErrors(t *testing.T) {
 				ctype = "application/json"
 			}
 			p := gServer(t, gReply(c.status, ctype, gFile(t, c.file)))
-			_, err := gJSON(p).Refresh(t.Context(), "rt-old")
+			tok, err := gJSON(p).Refresh(t.Context(), "rt-old")
+			if tok != nil {
+				t.Errorf("Refresh() token = %v, want nil", tok)
+			}
 			gCheckError(t, "json", err, c)
+			if n := p.hits.Load(); n != 1 {
+				t.Errorf("endpoint hits = %d, want 1", n)
+			}
 		})
 	}
 }

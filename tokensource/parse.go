@@ -7,15 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"mime"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // ErrMalformedResponse is wrapped by the [TokenError] returned when a token
-// endpoint answers success with a body that is not a usable token: empty,
-// HTML, invalid JSON, no access token, or an expiry that is negative, zero
-// or absurd.
+// endpoint answers success with a body that holds no usable access token:
+// empty, HTML, invalid JSON or no access token. Odd other fields (an
+// expiry that is zero, negative, absurd or not a number, a token_type that
+// is not an HTTP auth scheme) never make a response malformed: they are
+// normalised, so a refresh token the server issued is never dropped.
 var ErrMalformedResponse = errors.New("malformed token response")
 
 // ErrResponseTooLarge is wrapped by the [TokenError] returned when a token
@@ -24,7 +28,8 @@ var ErrMalformedResponse = errors.New("malformed token response")
 var ErrResponseTooLarge = fmt.Errorf("%w: response larger than 1 MiB", ErrMalformedResponse)
 
 // maxLifetime is the longest token lifetime accepted from a server; more is
-// taken for a unit mistake (milliseconds sent as seconds).
+// taken for a unit mistake (milliseconds sent as seconds) and read as
+// unknown.
 const maxLifetime = 10 * 365 * 24 * time.Hour
 
 // nameStyle is the field naming of a JSON API.
@@ -47,9 +52,10 @@ var (
 	refreshInKeys     = []string{"refresh_expires_in", "refreshExpiresIn", "refresh_token_expires_in", "refreshTokenExpiresIn"}
 	refreshAtKeys     = []string{"refresh_expires_at", "refreshExpiresAt", "refresh_token_expires_at", "refreshTokenExpiresAt"}
 	errMalformedEmpty = fmt.Errorf("%w: empty body", ErrMalformedResponse)
+	errNoAccessToken  = fmt.Errorf("%w: no access token", ErrMalformedResponse)
 )
 
-// parsedToken is a token response before it is validated.
+// parsedToken is a token response before it is normalised.
 type parsedToken struct {
 	access, refresh, typ string
 	expiresIn, refreshIn any // relative expiry values as found, nil if absent
@@ -93,28 +99,46 @@ func firstKey(obj map[string]any, keys []string) (string, any) {
 	return "", nil
 }
 
-// findTokenObject returns the object holding the access token: the root or
-// one envelope level down.
+// holdsToken reports whether obj has a string value under one of keys.
+func holdsToken(obj map[string]any, keys []string) bool {
+	_, v := firstKey(obj, keys)
+	_, ok := v.(string)
+	return ok
+}
+
+// findTokenObject returns the object holding the access token (or, when
+// there is none, the refresh token): the root or one envelope level down.
 func findTokenObject(root map[string]any) map[string]any {
-	if k, v := firstKey(root, accessKeys); k != "" {
-		if _, ok := v.(string); ok {
+	for _, keys := range [][]string{accessKeys, refreshKeys} {
+		if holdsToken(root, keys) {
 			return root
 		}
-	}
-	for _, env := range envelopeKeys {
-		if obj, ok := root[env].(map[string]any); ok {
-			if k, v := firstKey(obj, accessKeys); k != "" {
-				if _, ok := v.(string); ok {
-					return obj
-				}
+		for _, env := range envelopeKeys {
+			if obj, ok := root[env].(map[string]any); ok && holdsToken(obj, keys) {
+				return obj
 			}
 		}
 	}
 	return root
 }
 
+// text returns a token field's value: a string, or the digits of a JSON
+// number (some servers send numeric refresh tokens). Anything else is
+// absent.
+func text(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}
+
 // parseTokenJSON extracts token fields from a JSON body using m's paths and
-// the common names for the rest.
+// the common names for the rest. A body that is a JSON object but holds no
+// access token returns the fields found (a refresh token, perhaps) with
+// an error wrapping ErrMalformedResponse; any other failure returns nil.
 func parseTokenJSON(body []byte, m *JSONMapping) (*parsedToken, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errMalformedEmpty
@@ -136,32 +160,66 @@ func parseTokenJSON(body []byte, m *JSONMapping) (*parsedToken, error) {
 		return firstKey(obj, keys)
 	}
 	k, access := pick(m.AccessToken, accessKeys)
-	if k == "accessToken" {
+	p.access, _ = access.(string)
+	kr, refresh := pick(m.RefreshToken, refreshKeys)
+	p.refresh = text(refresh)
+	if k == "accessToken" || (k == "" && kr == "refreshToken") {
 		p.style = styleCamel
 	}
-	var okA bool
-	if p.access, okA = access.(string); !okA || p.access == "" {
-		return nil, fmt.Errorf("%w: no access token", ErrMalformedResponse)
-	}
-	fields := []struct {
-		dst  *string
-		path string
-		keys []string
-	}{{&p.refresh, m.RefreshToken, refreshKeys}, {&p.typ, m.TokenType, typeKeys}}
-	for _, f := range fields {
-		if _, v := pick(f.path, f.keys); v != nil {
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: token field is not a string", ErrMalformedResponse)
-			}
-			*f.dst = s
-		}
-	}
+	_, typ := pick(m.TokenType, typeKeys)
+	p.typ = text(typ)
 	_, p.expiresIn = pick(m.ExpiresIn, expiresInKeys)
 	_, p.expiresAt = pick(m.ExpiresAt, expiresAtKeys)
 	_, p.refreshIn = pick(m.RefreshExpiresIn, refreshInKeys)
 	_, p.refreshAt = pick(m.RefreshExpiresAt, refreshAtKeys)
+	if p.access == "" {
+		return p, errNoAccessToken
+	}
 	return p, nil
+}
+
+// parseTokenForm reads a form-encoded token response (RFC 6749 servers of
+// old, GitHub's default). Like parseTokenJSON it returns the fields found
+// with an error when there is no access token.
+func parseTokenForm(body []byte) (*parsedToken, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: invalid form encoding", ErrMalformedResponse)
+	}
+	val := func(keys ...string) any {
+		for _, k := range keys {
+			if v := vals.Get(k); v != "" {
+				return v
+			}
+		}
+		return nil
+	}
+	p := &parsedToken{
+		access: vals.Get("access_token"), refresh: vals.Get("refresh_token"), typ: vals.Get("token_type"),
+		expiresIn: val("expires_in"), expiresAt: val("expires_at"),
+		refreshIn: val("refresh_expires_in", "refresh_token_expires_in"), refreshAt: val("refresh_expires_at"),
+		style: styleSnake,
+	}
+	if p.access == "" {
+		return p, errNoAccessToken
+	}
+	return p, nil
+}
+
+// parseReply reads a success body as form-encoded when it says so, else as
+// JSON, trying a form for a text/plain body that is not JSON.
+func parseReply(r *reply, m *JSONMapping) (*parsedToken, error) {
+	media, _, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
+	if media == "application/x-www-form-urlencoded" {
+		return parseTokenForm(r.body)
+	}
+	p, err := parseTokenJSON(r.body, m)
+	if p == nil && media == "text/plain" {
+		if fp, ferr := parseTokenForm(r.body); ferr == nil {
+			return fp, nil
+		}
+	}
+	return p, err
 }
 
 // describeNonJSON names what a body that failed to decode looks like.
@@ -181,7 +239,7 @@ func number(v any) (float64, bool) {
 		s = string(x)
 	case float64:
 		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
-	case int64: // x/oauth2's Extra on form-encoded responses
+	case int64:
 		return float64(x), true
 	case string:
 		s = strings.TrimSpace(x)
@@ -195,64 +253,84 @@ func number(v any) (float64, bool) {
 	return f, true
 }
 
-// relativeExpiry turns a lifetime in seconds into an absolute time. A zero
-// lifetime yields the zero time when zeroOK, else an error.
-func relativeExpiry(v any, now time.Time, name string, zeroOK bool) (time.Time, error) {
+// receipt is when an answer arrived, by our clock and by the server's.
+type receipt struct {
+	now  time.Time // our clock
+	date time.Time // the response's Date header; zero when absent or invalid
+}
+
+// skew is the server's clock minus ours in whole seconds, zero when the
+// server sent no Date.
+func (rc receipt) skew() time.Duration {
+	if rc.date.IsZero() {
+		return 0
+	}
+	return rc.date.Sub(rc.now).Round(time.Second)
+}
+
+// lifetime turns a lifetime in seconds into an expiry. Zero, negative,
+// absurd (over maxLifetime) or non-numeric values mean unknown: the zero
+// time.
+func (rc receipt) lifetime(v any) time.Time {
 	f, ok := number(v)
-	if !ok {
-		return time.Time{}, fmt.Errorf("%w: %s is not a number", ErrMalformedResponse, name)
+	if !ok || f <= 0 || f > maxLifetime.Seconds() {
+		return time.Time{}
 	}
-	if f == 0 && zeroOK {
-		return time.Time{}, nil
-	}
-	if f <= 0 || f > maxLifetime.Seconds() {
-		return time.Time{}, fmt.Errorf("%w: %s out of range", ErrMalformedResponse, name)
-	}
-	return now.Add(time.Duration(f * float64(time.Second))), nil
+	return rc.now.Add(time.Duration(f * float64(time.Second)))
 }
 
-// absoluteExpiry reads an RFC 3339 time or epoch seconds (milliseconds when
-// the number is too large to be seconds) and checks it lies ahead of now.
-func absoluteExpiry(v any, now time.Time, name string) (time.Time, error) {
-	var t time.Time
+// at turns an absolute expiry t, a time on the server's clock, into one on
+// ours: the lifetime is t minus the server's Date (our clock when it sent
+// none), counted from our receipt. A lifetime that is not positive or is
+// absurd means unknown: the zero time.
+func (rc receipt) at(t time.Time) time.Time {
+	ref := rc.date
+	if ref.IsZero() {
+		ref = rc.now
+	}
+	life := t.Sub(ref)
+	if life <= 0 || life > maxLifetime {
+		return time.Time{}
+	}
+	return rc.now.Add(life)
+}
+
+// absoluteTime reads an RFC 3339 time or epoch seconds (milliseconds when
+// the number is too large to be seconds).
+func absoluteTime(v any) (time.Time, bool) {
 	if s, ok := v.(string); ok {
-		if parsed, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
-			t = parsed
+		if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
+			return t, true
 		}
 	}
-	if t.IsZero() {
-		f, ok := number(v)
-		if !ok || f <= 0 || f > 1e15 {
-			return time.Time{}, fmt.Errorf("%w: %s is not a time", ErrMalformedResponse, name)
-		}
-		if f > 1e11 { // no second count this large before the year 5138
-			f /= 1000
-		}
-		sec, frac := math.Modf(f)
-		t = time.Unix(int64(sec), int64(frac*1e9))
+	f, ok := number(v)
+	if !ok || f <= 0 || f > 1e15 {
+		return time.Time{}, false
 	}
-	if !t.After(now) || t.Sub(now) > maxLifetime {
-		return time.Time{}, fmt.Errorf("%w: %s out of range", ErrMalformedResponse, name)
+	if f > 1e11 { // no second count this large before the year 5138
+		f /= 1000
 	}
-	return t, nil
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
-// expiryOf resolves an expiry from a relative and an absolute value, either
-// possibly nil; relative wins.
-func expiryOf(rel, abs any, now time.Time, name string, zeroOK bool) (time.Time, error) {
-	switch {
-	case rel != nil:
-		return relativeExpiry(rel, now, name, zeroOK)
-	case abs != nil:
-		return absoluteExpiry(abs, now, name)
+// expiry resolves an expiry from a relative and an absolute value, either
+// possibly nil: the relative one when usable, else the absolute one, else
+// unknown (the zero time).
+func (rc receipt) expiry(rel, abs any) time.Time {
+	if t := rc.lifetime(rel); !t.IsZero() {
+		return t
 	}
-	return time.Time{}, nil
+	if t, ok := absoluteTime(abs); ok {
+		return rc.at(t)
+	}
+	return time.Time{}
 }
 
-// jwtExpiry returns the exp claim of a JWT-shaped access token, unverified:
-// it only schedules a refresh. ok is false when tok is not a JWT with a
-// plausible exp.
-func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
+// jwtExp returns the exp claim of a JWT-shaped access token, unverified:
+// it only schedules a refresh. ok is false when tok is not a JWT with an
+// exp claim in epoch seconds.
+func jwtExp(tok string) (time.Time, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 || len(parts[1]) > maxResponseBytes {
 		return time.Time{}, false
@@ -273,30 +351,48 @@ func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
 	if !ok || f <= 0 || f > 1e11 {
 		return time.Time{}, false
 	}
-	t := time.Unix(int64(f), 0)
-	if !t.After(now) || t.Sub(now) > maxLifetime {
-		return time.Time{}, false
-	}
-	return t, true
+	return time.Unix(int64(f), 0), true
 }
 
-// finish validates p and builds the Token; fallbackRefresh is kept when the
-// response has no refresh token.
-func (p *parsedToken) finish(now time.Time, fallbackRefresh string) (*Token, error) {
-	exp, err := expiryOf(p.expiresIn, p.expiresAt, now, "access token expiry", false)
-	if err != nil {
-		return nil, err
+// validScheme reports whether s can be an HTTP authentication scheme: a
+// token (RFC 9110) that is not just digits.
+func validScheme(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
 	}
+	digits := true
+	for _, c := range []byte(s) {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+			digits = false
+		default:
+			return false
+		}
+	}
+	return !digits
+}
+
+// finish builds the Token from p, normalising instead of rejecting: an
+// unusable expiry falls back to the exp claim of a JWT access token, else
+// is unknown (zero); an invalid token_type becomes "Bearer".
+// fallbackRefresh is kept when a response with an access token has no
+// refresh token.
+func (p *parsedToken) finish(rc receipt, fallbackRefresh string) *Token {
+	exp := rc.expiry(p.expiresIn, p.expiresAt)
 	if exp.IsZero() {
-		exp, _ = jwtExpiry(p.access, now)
+		if t, ok := jwtExp(p.access); ok {
+			exp = rc.at(t)
+		}
 	}
-	rexp, err := expiryOf(p.refreshIn, p.refreshAt, now, "refresh token expiry", true)
-	if err != nil {
-		return nil, err
+	typ := p.typ
+	if typ != "" && !validScheme(typ) {
+		typ = "Bearer"
 	}
-	t := &Token{AccessToken: p.access, TokenType: p.typ, RefreshToken: p.refresh, Expiry: exp, RefreshExpiry: rexp}
-	if t.RefreshToken == "" {
+	t := &Token{AccessToken: p.access, TokenType: typ, RefreshToken: p.refresh,
+		Expiry: exp, RefreshExpiry: rc.expiry(p.refreshIn, p.refreshAt), ClockSkew: rc.skew()}
+	if t.RefreshToken == "" && t.AccessToken != "" {
 		t.RefreshToken = fallbackRefresh
 	}
-	return t, nil
+	return t
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -13,125 +15,197 @@ func gJWT(claims string) string {
 	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(claims)) + ".sig"
 }
 
-func TestJWTExpiry(t *testing.T) {
-	now := gNow()
+func TestJWTExp(t *testing.T) {
+	rc := receipt{now: gNow()}
 	tests := []struct {
 		name string
 		tok  string
-		want time.Time
-		ok   bool
+		want time.Duration // from now; 0 = unknown
 	}{
-		{"exp ahead", gJWT(`{"exp":1767226200}`), now.Add(10 * time.Minute), true},
-		{"exp as string", gJWT(`{"exp":"1767226200"}`), now.Add(10 * time.Minute), true},
-		{"exp passed", gJWT(`{"exp":1767225000}`), time.Time{}, false},
-		{"exp in milliseconds", gJWT(`{"exp":1767226200000}`), time.Time{}, false},
-		{"no exp", gJWT(`{"sub":"alice"}`), time.Time{}, false},
-		{"payload not JSON", "aGVsbG8.d29ybGQ.c2ln", time.Time{}, false},
-		{"payload an array", gJWT(`[1]`), time.Time{}, false},
-		{"opaque", "at-opaque", time.Time{}, false},
-		{"two parts", "a.b", time.Time{}, false},
+		{"exp ahead", gJWT(`{"exp":1767226200}`), 10 * time.Minute},
+		{"exp as string", gJWT(`{"exp":"1767226200"}`), 10 * time.Minute},
+		{"exp passed", gJWT(`{"exp":1767225000}`), 0},
+		{"exp in milliseconds", gJWT(`{"exp":1767226200000}`), 0},
+		{"no exp", gJWT(`{"sub":"alice"}`), 0},
+		{"payload not JSON", "aGVsbG8.d29ybGQ.c2ln", 0},
+		{"payload an array", gJWT(`[1]`), 0},
+		{"opaque", "at-opaque", 0},
+		{"two parts", "a.b", 0},
 	}
 	for _, tt := range tests {
-		got, ok := jwtExpiry(tt.tok, now)
-		if !got.Equal(tt.want) || ok != tt.ok {
-			t.Errorf("%s: jwtExpiry() = %v, %v, want %v, %v", tt.name, got, ok, tt.want, tt.ok)
+		var got time.Time
+		if exp, ok := jwtExp(tt.tok); ok {
+			got = rc.at(exp)
+		}
+		if want := gAt(tt.want); !got.Equal(want) {
+			t.Errorf("%s: expiry = %v, want %v", tt.name, got, want)
 		}
 	}
 }
 
+// gAt is gNow()+d, or the zero time for d == 0.
+func gAt(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return gNow().Add(d)
+}
+
 func TestAbsoluteExpiry(t *testing.T) {
-	now := gNow()
 	tests := []struct {
 		in   any
-		want time.Duration
-		ok   bool
+		want time.Duration // from now; 0 = unknown
 	}{
-		{"2026-01-01T00:15:00Z", 15 * time.Minute, true},
-		{"2026-01-01T01:15:00+01:00", 15 * time.Minute, true},
-		{json.Number("1767226500"), 15 * time.Minute, true},
-		{"1767226500", 15 * time.Minute, true},
-		{json.Number("1767226500000"), 15 * time.Minute, true},
-		{json.Number("1767226500.5"), 15*time.Minute + 500*time.Millisecond, true},
-		{"2025-12-31T23:59:59Z", 0, false},
-		{"2099-01-01T00:00:00Z", 0, false},
-		{"tomorrow", 0, false},
-		{json.Number("-1"), 0, false},
-		{true, 0, false},
-		{map[string]any{}, 0, false},
+		{"2026-01-01T00:15:00Z", 15 * time.Minute},
+		{"2026-01-01T01:15:00+01:00", 15 * time.Minute},
+		{json.Number("1767226500"), 15 * time.Minute},
+		{"1767226500", 15 * time.Minute},
+		{json.Number("1767226500000"), 15 * time.Minute},
+		{json.Number("1767226500.5"), 15*time.Minute + 500*time.Millisecond},
+		{"2025-12-31T23:59:59Z", 0},
+		{"2099-01-01T00:00:00Z", 0},
+		{"tomorrow", 0},
+		{json.Number("-1"), 0},
+		{true, 0},
+		{map[string]any{}, 0},
 	}
 	for _, tt := range tests {
-		got, err := absoluteExpiry(tt.in, now, "expiry")
-		if (err == nil) != tt.ok || (tt.ok && !got.Equal(now.Add(tt.want))) {
-			t.Errorf("absoluteExpiry(%#v) = %v, %v, want now+%v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		if got := (receipt{now: gNow()}).expiry(nil, tt.in); !got.Equal(gAt(tt.want)) {
+			t.Errorf("expiry(%#v) = %v, want %v", tt.in, got, gAt(tt.want))
 		}
-		if err != nil && !errors.Is(err, ErrMalformedResponse) {
-			t.Errorf("absoluteExpiry(%#v) error %v does not wrap ErrMalformedResponse", tt.in, err)
+	}
+}
+
+// TestAbsoluteExpiryServerClock: absolute expiries are read against the
+// server's Date, so a server whose clock is 20 minutes off still yields a
+// 15-minute token.
+func TestAbsoluteExpiryServerClock(t *testing.T) {
+	now := gNow()
+	for _, off := range []time.Duration{-20 * time.Minute, 0, 20 * time.Minute, 3 * time.Hour} {
+		date := now.Add(off)
+		rc := receipt{now: now, date: date}
+		abs := date.Add(15 * time.Minute).Format(time.RFC3339)
+		if got := rc.expiry(nil, abs); !got.Equal(now.Add(15 * time.Minute)) {
+			t.Errorf("server %v off: expiry = %v, want now+15m", off, got)
 		}
+		if got := rc.skew(); got != off {
+			t.Errorf("server %v off: skew = %v", off, got)
+		}
+		if exp, ok := jwtExp(gJWT(`{"exp":` + strconv.FormatInt(date.Add(10*time.Minute).Unix(), 10) + `}`)); !ok || !rc.at(exp).Equal(now.Add(10*time.Minute)) {
+			t.Errorf("server %v off: JWT expiry = %v, want now+10m", off, rc.at(exp))
+		}
+	}
+	// Without a Date our clock is the reference: a past expiry is unknown.
+	behind := now.Add(-20 * time.Minute).Add(15 * time.Minute).Format(time.RFC3339)
+	if got := (receipt{now: now}).expiry(nil, behind); !got.IsZero() {
+		t.Errorf("no Date, expiry in our past: %v, want unknown", got)
+	}
+	if got := (receipt{now: now, date: now.Add(1500 * time.Millisecond)}).skew(); got != 2*time.Second {
+		t.Errorf("skew of 1.5s = %v, want it rounded to 2s", got)
 	}
 }
 
 func TestRelativeExpiry(t *testing.T) {
-	now := gNow()
 	tests := []struct {
-		in     any
-		zeroOK bool
-		want   time.Duration
-		ok     bool
+		in   any
+		want time.Duration // 0 = unknown
 	}{
-		{json.Number("900"), false, 900 * time.Second, true},
-		{"900", false, 900 * time.Second, true},
-		{" 900 ", false, 900 * time.Second, true},
-		{float64(1.5), false, 1500 * time.Millisecond, true},
-		{int64(60), false, time.Minute, true},
-		{json.Number("0"), true, 0, true},
-		{json.Number("0"), false, 0, false},
-		{json.Number("-5"), true, 0, false},
-		{json.Number("1e300"), false, 0, false},
-		{"NaN", false, 0, false},
-		{"Inf", false, 0, false},
-		{"", false, 0, false},
-		{nil, false, 0, false},
-		{[]any{}, false, 0, false},
+		{json.Number("900"), 900 * time.Second},
+		{"900", 900 * time.Second},
+		{" 900 ", 900 * time.Second},
+		{float64(1.5), 1500 * time.Millisecond},
+		{int64(60), time.Minute},
+		{json.Number("0"), 0},
+		{json.Number("-5"), 0},
+		{json.Number("1e300"), 0},
+		{json.Number("900000000000"), 0},
+		{"NaN", 0},
+		{"Inf", 0},
+		{"", 0},
+		{"soon", 0},
+		{nil, 0},
+		{[]any{}, 0},
 	}
 	for _, tt := range tests {
-		got, err := relativeExpiry(tt.in, now, "expires_in", tt.zeroOK)
-		want := time.Time{}
-		if tt.want != 0 {
-			want = now.Add(tt.want)
+		if got := (receipt{now: gNow()}).lifetime(tt.in); !got.Equal(gAt(tt.want)) {
+			t.Errorf("lifetime(%#v) = %v, want %v", tt.in, got, gAt(tt.want))
 		}
-		if (err == nil) != tt.ok || (tt.ok && !got.Equal(want)) {
-			t.Errorf("relativeExpiry(%#v, zeroOK=%v) = %v, %v, want %v ok=%v", tt.in, tt.zeroOK, got, err, want, tt.ok)
+	}
+}
+
+func TestValidScheme(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Bearer": true, "bearer": true, "DPoP": true, "MAC": true, "x-custom_1": true,
+		"": false, "1": false, "42": false, "Bearer token": false, "Bé": false, "a,b": false,
+	} {
+		if got := validScheme(s); got != want {
+			t.Errorf("validScheme(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
 
 // FuzzParseTokenJSON feeds arbitrary bodies to the JSON token parser: it
-// must never panic, and whatever it accepts must be a usable token.
+// must never panic, an error always wraps ErrMalformedResponse, and
+// whatever it accepts is a usable token with sane expiries.
 func FuzzParseTokenJSON(f *testing.F) {
 	f.Add([]byte(`{"access_token":"a","expires_in":"60"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		now := gNow()
 		p, err := parseTokenJSON(body, &JSONMapping{})
-		if err != nil {
-			if !errors.Is(err, ErrMalformedResponse) {
-				t.Fatalf("parse error %v does not wrap ErrMalformedResponse", err)
-			}
+		if err != nil && !errors.Is(err, ErrMalformedResponse) {
+			t.Fatalf("parse error %v does not wrap ErrMalformedResponse", err)
+		}
+		if p == nil {
 			return
 		}
-		tok, err := p.finish(now, "old")
-		if err != nil {
-			if !errors.Is(err, ErrMalformedResponse) {
-				t.Fatalf("finish error %v does not wrap ErrMalformedResponse", err)
-			}
-			return
+		tok := p.finish(receipt{now: now}, "old")
+		if (err == nil) != (tok.AccessToken != "") {
+			t.Fatalf("error %v with access token %q", err, tok.AccessToken)
 		}
-		if tok.AccessToken == "" || tok.RefreshToken == "" {
-			t.Fatalf("accepted a token without access or refresh token: %v", tok)
+		if err == nil && tok.RefreshToken == "" {
+			t.Fatalf("accepted a token without a refresh token: %v", tok)
 		}
-		for _, e := range []time.Time{tok.Expiry, tok.RefreshExpiry} {
-			if !e.IsZero() && (!e.After(now) || e.Sub(now) > maxLifetime) {
-				t.Fatalf("accepted expiry %v, outside (now, now+%v]", e, maxLifetime)
+		gCheckSane(t, tok, now)
+	})
+}
+
+// gCheckSane checks the invariants of a token a grant hands out.
+func gCheckSane(t *testing.T, tok *Token, now time.Time) {
+	t.Helper()
+	for _, e := range []time.Time{tok.Expiry, tok.RefreshExpiry} {
+		if !e.IsZero() && (!e.After(now) || e.Sub(now) > maxLifetime) {
+			t.Fatalf("accepted expiry %v, outside (now, now+%v]", e, maxLifetime)
+		}
+	}
+	if tok.TokenType != "" && !validScheme(tok.TokenType) {
+		t.Fatalf("token type %q is not an HTTP auth scheme", tok.TokenType)
+	}
+}
+
+// FuzzTokenReply feeds arbitrary success answers, with any Content-Type
+// and Date header, through the path both grants share: never a panic, an
+// access token or an error wrapping ErrMalformedResponse, sane expiries,
+// and a refresh token found in a token-less answer is handed back.
+func FuzzTokenReply(f *testing.F) {
+	f.Add([]byte(`{"access_token":"a","expires_at":1767226500}`), "application/json", "Thu, 01 Jan 2026 00:00:00 GMT")
+	f.Fuzz(func(t *testing.T, body []byte, ctype, date string) {
+		now := gNow()
+		r := &reply{status: 200, header: http.Header{"Content-Type": {ctype}, "Date": {date}}, body: body}
+		tok, _, err := (call{op: "refresh", secrets: []string{"old"}}).token(r, &JSONMapping{}, now, "old")
+		switch {
+		case err == nil:
+			if tok == nil || tok.AccessToken == "" || tok.RefreshToken == "" {
+				t.Fatalf("token %v without access or refresh token", tok)
 			}
+		case !errors.Is(err, ErrMalformedResponse):
+			t.Fatalf("error %v does not wrap ErrMalformedResponse", err)
+		case tok != nil && (tok.AccessToken != "" || tok.RefreshToken == ""):
+			t.Fatalf("partial token %v, want a refresh token only", tok)
+		case tok == nil && gTokenError(t, err).Code == "" && !errors.Is(err, ErrRefreshOutcomeUnknown):
+			t.Fatalf("a success answer without a token: %v, want ErrRefreshOutcomeUnknown", err)
+		}
+		if tok != nil {
+			gCheckSane(t, tok, now)
 		}
 	})
 }

@@ -3,8 +3,8 @@ package tokensource
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,27 +31,51 @@ const (
 
 // PasswordGrant speaks to a standard OAuth2 token endpoint (RFC 6749): it
 // logs in with the resource-owner password grant and refreshes with the
-// refresh_token grant, through golang.org/x/oauth2 with an explicit client
-// authentication style and the retrying token-endpoint client.
+// refresh_token grant. golang.org/x/oauth2 builds each request, with an
+// explicit client authentication style; the retrying token-endpoint client
+// sends it and this package reads the answer.
 //
-// Responses may send expires_in as a number or a numeric string,
-// refresh_expires_in or refresh_token_expires_in (Keycloak, GitHub; 0 means
-// no expiry), any case of token_type, and no refresh_token on refresh (the
-// old one is kept). With no expires_in the "exp" of a JWT access token is
-// used, else the token lives until a server rejects it.
+// A request is sent at most once unless it provably did not reach the
+// server (see [RetryPolicy]); it never follows a redirect. A refresh whose
+// request may have reached the server without a usable answer coming back
+// (a reset or timeout after sending, 500, 502, 504, a redirect, an
+// unreadable body, a success without a token) fails with an error
+// matching [ErrRefreshOutcomeUnknown]: the server may have rotated the
+// refresh token, so it must not be sent again.
+//
+// Any success answer that carries an access token is accepted; odd other
+// fields are normalised, never a reason to drop the refresh token that came
+// with it. expires_in may be a number or a numeric string; a zero,
+// negative, absurd (over ten years) or non-numeric value means an unknown
+// lifetime, as does a missing one, unless the access token is a JWT with
+// an "exp" claim: the token is then used until a server rejects it.
+// Absolute expires_at values and the JWT exp are read against the server's
+// clock (its Date header), so a server whose clock is off still yields
+// tokens of the right lifetime; Token.ClockSkew records the difference. A
+// token_type that is not an HTTP auth scheme (a number, say) becomes
+// "Bearer". refresh_expires_in or refresh_token_expires_in (Keycloak,
+// GitHub) give the refresh token's lifetime; 0 or an odd value means no
+// known expiry. With no refresh_token on refresh the old one is kept.
+//
+// A success answer with no access token fails with an error wrapping
+// [ErrMalformedResponse]; when it still carries a refresh token, Login and
+// Refresh return a *Token holding that RefreshToken (and no AccessToken)
+// together with the error, so the caller can keep the new refresh token.
 //
 // Errors are [*TokenError]. invalid_grant, or 400/401/403 without a client
 // configuration error code, is Rejected (errors.Is(err, ErrReauthRequired)):
 // bad user credentials on Login, a dead refresh token on Refresh.
 // invalid_client, unauthorized_client, unsupported_grant_type and
 // invalid_scope are not Rejected: they are configuration errors that new
-// user credentials cannot fix.
+// user credentials cannot fix. Error messages never contain the password,
+// client secret or tokens the request carried.
 //
 // A PasswordGrant is safe for concurrent use as long as its fields are not
 // changed.
 type PasswordGrant struct {
 	// TokenURL is the token endpoint. It must be https:// unless it is a
-	// loopback address or AllowInsecureHTTP is set.
+	// loopback address (an IP in 127.0.0.0/8 or ::1, or exactly
+	// "localhost") or AllowInsecureHTTP is set.
 	TokenURL string
 	// RevokeURL is the RFC 7009 revocation endpoint. Empty makes Revoke a
 	// no-op.
@@ -70,13 +94,22 @@ type PasswordGrant struct {
 	// AuthStyle selects client authentication; the zero value is
 	// [AuthBasic].
 	AuthStyle AuthStyle
-	// HTTPClient makes each attempt (its Transport, Timeout and redirect
-	// policy are used). Nil means a client on http.DefaultTransport with a
-	// 30s timeout per attempt. Retries are always added on top, per Retry.
+	// HTTPClient makes each attempt: its Transport and Timeout are used,
+	// its CheckRedirect is not (requests that carry credentials never
+	// follow a redirect). Nil means a client on http.DefaultTransport with
+	// a 30s timeout per attempt. Retries are added on top, per Retry.
 	HTTPClient *http.Client
-	// Retry bounds retries of transient failures; the zero value is a
-	// sensible default.
+	// Retry bounds re-sending requests that provably did not reach the
+	// server; the zero value is a sensible default.
 	Retry RetryPolicy
+	// ReuseGrace is the server's documented reuse grace period for a
+	// rotated refresh token: how long after rotating it the server still
+	// accepts the old refresh token (Okta, Auth0, Cognito and Ory Hydra
+	// can be configured so). Zero, the default, means none. Set it only
+	// when the server documents one: a [Source] then may send a refresh
+	// token whose outcome is unknown once more inside that window instead
+	// of logging in again. The grant itself never re-sends.
+	ReuseGrace time.Duration
 	// AllowInsecureHTTP permits http:// endpoints on non-loopback hosts.
 	AllowInsecureHTTP bool
 	// Now is the clock that turns expires_in into expiry times. Nil means
@@ -87,9 +120,13 @@ type PasswordGrant struct {
 }
 
 var (
-	_ Grant   = (*PasswordGrant)(nil)
-	_ Revoker = (*PasswordGrant)(nil)
+	_ Grant       = (*PasswordGrant)(nil)
+	_ Revoker     = (*PasswordGrant)(nil)
+	_ ReuseGracer = (*PasswordGrant)(nil)
 )
+
+// RefreshReuseGrace returns ReuseGrace. It implements [ReuseGracer].
+func (g *PasswordGrant) RefreshReuseGrace() time.Duration { return g.ReuseGrace }
 
 func (g *PasswordGrant) endpoint() endpoint {
 	return endpoint{client: g.HTTPClient, policy: g.Retry, logger: g.Logger, allowInsecure: g.AllowInsecureHTTP}
@@ -100,6 +137,16 @@ func (g *PasswordGrant) now() time.Time {
 		return time.Now()
 	}
 	return g.Now()
+}
+
+// call describes one request of op carrying secrets and the client
+// credentials.
+func (g *PasswordGrant) call(op string, secrets ...string) call {
+	if g.ClientSecret != "" {
+		basic := url.QueryEscape(g.ClientID) + ":" + url.QueryEscape(g.ClientSecret)
+		secrets = append(secrets, g.ClientSecret, base64.StdEncoding.EncodeToString([]byte(basic)))
+	}
+	return call{op: op, secrets: secrets}
 }
 
 func (g *PasswordGrant) config() *oauth2.Config {
@@ -115,24 +162,30 @@ func (g *PasswordGrant) config() *oauth2.Config {
 	}
 }
 
-// Login requests a token with grant_type=password.
+// Login requests a token with grant_type=password. The password is sent
+// at most once per call unless the request provably did not reach the
+// server.
 func (g *PasswordGrant) Login(ctx context.Context) (*Token, error) {
 	user, pass, err := credentials(ctx, g.Username, g.Password, g.PasswordFunc)
 	if err != nil {
 		return nil, err
 	}
-	return g.exchange(ctx, "login", "", func(ctx context.Context, c *oauth2.Config) (*oauth2.Token, error) {
-		return c.PasswordCredentialsToken(ctx, user, pass)
+	return g.exchange(ctx, g.call("login", pass), "", func(ctx context.Context, c *oauth2.Config) error {
+		_, err := c.PasswordCredentialsToken(ctx, user, pass)
+		return err
 	})
 }
 
-// Refresh requests a token with grant_type=refresh_token.
+// Refresh requests a token with grant_type=refresh_token. The refresh token
+// is sent at most once unless the request provably did not reach the
+// server; see [PasswordGrant] for what the error says about it.
 func (g *PasswordGrant) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
-	return g.exchange(ctx, "refresh", refreshToken, func(ctx context.Context, c *oauth2.Config) (*oauth2.Token, error) {
-		return c.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return g.exchange(ctx, g.call("refresh", refreshToken), refreshToken, func(ctx context.Context, c *oauth2.Config) error {
+		_, err := c.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+		return err
 	})
 }
 
@@ -144,79 +197,32 @@ type recorder struct {
 	err   error
 }
 
-// exchange runs call with the retrying client installed in x/oauth2's
-// context and maps its outcome.
-func (g *PasswordGrant) exchange(ctx context.Context, op, oldRefresh string,
-	call func(context.Context, *oauth2.Config) (*oauth2.Token, error)) (*Token, error) {
+// exchange lets x/oauth2 build and send the request through the retrying
+// client, then reads the raw reply itself: x/oauth2 neither exposes the
+// Date header nor accepts odd fields, and its error message quotes the
+// body, so neither its token nor its error is used.
+func (g *PasswordGrant) exchange(ctx context.Context, c call, oldRefresh string,
+	send func(context.Context, *oauth2.Config) error) (*Token, error) {
 	e := g.endpoint()
 	if err := e.checkURL(g.TokenURL); err != nil {
-		return nil, &TokenError{Op: op, Err: err}
+		return nil, &TokenError{Op: c.op, Err: err}
 	}
 	var rec recorder
 	hc := &http.Client{
 		Transport:     roundTripFunc(func(req *http.Request) (*http.Response, error) { return e.roundTrip(req, &rec) }),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	otok, err := call(context.WithValue(ctx, oauth2.HTTPClient, hc), g.config())
+	_ = send(context.WithValue(ctx, oauth2.HTTPClient, hc), g.config())
 	switch {
 	case rec.err != nil:
-		return nil, transportError(op, rec.err)
+		return nil, c.transportError(rec.err)
 	case rec.reply == nil:
-		return nil, &TokenError{Op: op, Err: errors.New("tokensource: request not sent")}
-	case rec.reply.tooLarge:
-		return nil, responseError(op, rec.reply, nil)
-	case err != nil:
-		// Never wrap x/oauth2's error: its message quotes the body. On a
-		// success status our parser gets a second look: it accepts JSON
-		// sent as text/plain and names what is wrong otherwise.
-		var cause error
-		if rec.reply.status >= 200 && rec.reply.status <= 299 {
-			tok, perr := g.parseOwn(rec.reply, oldRefresh)
-			if perr == nil {
-				return tok, nil
-			}
-			cause = perr
-		}
-		return nil, responseError(op, rec.reply, cause)
+		return nil, &TokenError{Op: c.op, Err: errors.New("tokensource: request not sent")}
+	case rec.reply.status >= 200 && rec.reply.status <= 299 && errorCodeOnSuccess(rec.reply):
+		return nil, c.responseError(rec.reply, nil)
 	}
-	tok, err := g.convert(otok, oldRefresh)
-	if err != nil {
-		return nil, responseError(op, rec.reply, err)
-	}
-	return tok, nil
-}
-
-// convert recomputes expiries with the grant's clock from the raw values
-// (x/oauth2 uses time.Now and ignores refresh_expires_in) and validates them.
-func (g *PasswordGrant) convert(otok *oauth2.Token, oldRefresh string) (*Token, error) {
-	p := &parsedToken{access: otok.AccessToken, refresh: otok.RefreshToken, typ: otok.TokenType}
-	p.expiresIn = extra(otok, "expires_in")
-	p.refreshIn = extra(otok, "refresh_expires_in")
-	if p.refreshIn == nil {
-		p.refreshIn = extra(otok, "refresh_token_expires_in")
-	}
-	return p.finish(g.now(), oldRefresh)
-}
-
-// parseOwn reads a success body that x/oauth2 refused.
-func (g *PasswordGrant) parseOwn(r *reply, oldRefresh string) (*Token, error) {
-	if parseErrorBody(r.body, r.header.Get("Content-Type")).code != "" {
-		return nil, fmt.Errorf("%w: error code in a success response", ErrMalformedResponse)
-	}
-	p, err := parseTokenJSON(r.body, &JSONMapping{})
-	if err != nil {
-		return nil, err
-	}
-	return p.finish(g.now(), oldRefresh)
-}
-
-// extra returns a raw response field, nil when absent or empty.
-func extra(t *oauth2.Token, key string) any {
-	v := t.Extra(key)
-	if s, ok := v.(string); ok && s == "" {
-		return nil
-	}
-	return v
+	tok, _, err := c.token(rec.reply, &JSONMapping{}, g.now(), oldRefresh)
+	return tok, err
 }
 
 // roundTrip sends req through the retrying client and records the reply,
@@ -260,6 +266,7 @@ func (g *PasswordGrant) Revoke(ctx context.Context, tok *Token) error {
 	if tok.RefreshToken == "" {
 		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
 	}
+	c := g.call("revoke", form.Get("token"))
 	basic := g.AuthStyle == AuthBasic && g.ClientSecret != ""
 	if !basic {
 		form.Set("client_id", g.ClientID)
@@ -277,10 +284,10 @@ func (g *PasswordGrant) Revoke(ctx context.Context, tok *Token) error {
 	}
 	r, err := e.do(req)
 	if err != nil {
-		return transportError("revoke", err)
+		return c.transportError(err)
 	}
 	if r.status < 200 || r.status > 299 {
-		return responseError("revoke", r, nil)
+		return c.responseError(r, nil)
 	}
 	return nil
 }

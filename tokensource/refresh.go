@@ -196,6 +196,11 @@ func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error)
 	if err != nil {
 		err = withOp("login", err)
 		s.emit(Event{Kind: EventLoginFailed, Trigger: trigger, Duration: time.Since(start), Err: err})
+		if tok != nil && tok.RefreshToken != "" {
+			// An unusable answer that still started a session: keep
+			// its refresh token.
+			return s.received(tok), err
+		}
 		return nil, err
 	}
 	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start), ClockSkew: tok.ClockSkew})

@@ -2,12 +2,14 @@ package tokensource
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -50,16 +52,18 @@ func redact(s string) string {
 	})
 }
 
-// excerpt returns a short, redacted, single-line view of a body.
-func excerpt(body []byte) string {
-	if len(body) > excerptScan {
+// excerpt returns a short, redacted, single-line view of a body, with the
+// exact secrets removed first.
+func excerpt(body []byte, secrets []string) string {
+	s := scrub(string(body), secrets)
+	if len(s) > excerptScan {
 		// Cut at a delimiter so no partial secret survives the cut.
-		body = body[:excerptScan]
-		if i := bytes.LastIndexAny(body, ",{}[]<>&\n\t "); i > 0 {
-			body = body[:i]
+		s = s[:excerptScan]
+		if i := strings.LastIndexAny(s, ",{}[]<>&\n\t "); i > 0 {
+			s = s[:i]
 		}
 	}
-	return truncate(spaceRE.ReplaceAllString(strings.TrimSpace(redact(string(body))), " "), maxExcerpt)
+	return truncate(spaceRE.ReplaceAllString(strings.TrimSpace(redact(s)), " "), maxExcerpt)
 }
 
 // truncate shortens s to at most n bytes on a rune boundary.
@@ -81,8 +85,9 @@ type errorInfo struct {
 // parseErrorBody reads an RFC 6749 error, a form-encoded error or the
 // common JSON error shapes ({"error":{"code","message"}}, {"message"},
 // {"errors":[{...}]}, RFC 7807 problem details). Both fields come back
-// redacted and bounded.
-func parseErrorBody(body []byte, contentType string) errorInfo {
+// without secrets (redacted, and scrubbed of the exact secrets given) and
+// bounded.
+func parseErrorBody(body []byte, contentType string, secrets []string) errorInfo {
 	var info errorInfo
 	media, _, _ := mime.ParseMediaType(contentType)
 	if media == "application/x-www-form-urlencoded" {
@@ -94,8 +99,8 @@ func parseErrorBody(body []byte, contentType string) errorInfo {
 			info = jsonErrorInfo(obj)
 		}
 	}
-	info.code = truncate(redact(strings.TrimSpace(info.code)), 64)
-	info.description = truncate(redact(strings.TrimSpace(info.description)), maxExcerpt)
+	info.code = truncate(redact(strings.TrimSpace(scrub(info.code, secrets))), 64)
+	info.description = truncate(redact(strings.TrimSpace(scrub(info.description, secrets))), maxExcerpt)
 	return info
 }
 
@@ -182,27 +187,83 @@ func rejected(op string, status int, info errorInfo) bool {
 	return false
 }
 
+// call is one logical token-endpoint request: its operation ("login",
+// "refresh" or "revoke") and the exact secrets it carries (password,
+// client secret, refresh or access token, API keys), which no error built
+// for it may show.
+type call struct {
+	op      string
+	secrets []string
+}
+
+// transportError builds the TokenError for a call that got no response.
+// For a refresh whose request may have reached the server, the outcome is
+// unknown.
+func (c call) transportError(err error) *TokenError {
+	var lost *lostError
+	if errors.As(err, &lost) {
+		err = c.unknown(lost.err)
+	}
+	return &TokenError{Op: c.op, Err: scrubError(err, c.secrets)}
+}
+
+// unknown marks cause as the failure of a request that may have reached
+// the server: for a refresh, the refresh token may be spent.
+func (c call) unknown(cause error) error {
+	if c.op != "refresh" {
+		return cause
+	}
+	return &unknownOutcome{cause: cause}
+}
+
 // responseError builds the TokenError for a reply that did not yield a
-// token. A success status with an unusable body is malformed unless the
-// body carries an error code (some servers answer 200 with an error).
-func responseError(op string, r *reply, cause error) *TokenError {
-	te := &TokenError{Op: op, StatusCode: r.status, Body: excerpt(r.body), Err: cause}
-	if r.tooLarge {
-		te.Err = ErrResponseTooLarge
+// token; cause says what was wrong with a success body, if anything.
+func (c call) responseError(r *reply, cause error) *TokenError {
+	return c.replyError(r, cause, false)
+}
+
+// replyError is responseError for an answer whose effect on a refresh
+// token is known (rotated) when known is set.
+//
+// A refresh's outcome is unknown when the server may have acted on it and
+// its answer does not say how: a redirect, an unreadable body, a 5xx other
+// than 501 and 503, or a success without a usable token (unless it carried
+// a refresh token, which says what became of the old one). An answer that
+// rejects the refresh token, a success status with an RFC 6749 "error",
+// 429, 501, 503 and other 4xx are known: the server did not issue a token.
+func (c call) replyError(r *reply, cause error, known bool) *TokenError {
+	te := &TokenError{Op: c.op, StatusCode: r.status}
+	if r.status >= 300 && r.status <= 399 {
+		te.Err = c.unknown(&redirectError{status: r.status, origin: scrub(r.location, c.secrets)})
 		return te
 	}
-	info := parseErrorBody(r.body, r.header.Get("Content-Type"))
-	te.Code, te.Description = info.code, info.description
-	success := r.status >= 200 && r.status < 300
-	if success && info.code == "" && te.Err == nil {
-		te.Err = fmt.Errorf("%w: %s", ErrMalformedResponse, diagnose(r.body))
+	te.Body = excerpt(r.body, c.secrets)
+	success := r.status >= 200 && r.status <= 299
+	var info errorInfo
+	if !r.tooLarge {
+		info = parseErrorBody(r.body, r.header.Get("Content-Type"), c.secrets)
+		te.Code, te.Description = info.code, info.description
+		if !success || info.code != "" {
+			te.Rejected = rejected(c.op, r.status, info)
+		}
 	}
-	if !success || info.code != "" {
-		te.Rejected = rejected(op, r.status, info)
+	switch {
+	case r.tooLarge:
+		cause = ErrResponseTooLarge
+	case r.readErr != nil:
+		cause = r.readErr
+	case success && info.code == "" && cause == nil:
+		cause = fmt.Errorf("%w: %s", ErrMalformedResponse, diagnose(r.body))
 	}
-	if te.Rejected && op == "refresh" && r.lostAfterSend {
-		te.Err = ErrRefreshOutcomeUnknown
+	// A server that answers with an RFC 6749 error says it did not issue
+	// a token; only a 5xx without a verdict or a success without a token
+	// leaves a refresh's outcome open.
+	known = known || te.Rejected || (success && errorCodeOnSuccess(r))
+	acted := success || (r.status >= 500 && r.status != http.StatusNotImplemented && !retryableStatus(r.status))
+	if !known && acted {
+		cause = c.unknown(cause)
 	}
+	te.Err = scrubError(cause, c.secrets)
 	return te
 }
 
@@ -215,4 +276,57 @@ func diagnose(body []byte) string {
 		return describeNonJSON(body)
 	}
 	return "no access token"
+}
+
+// token turns a call's reply into a Token, reading absolute expiries
+// against the server's Date header and stamping the clock skew. now is our
+// clock at receipt; oldRefresh is kept when the answer rotates nothing.
+//
+// A success without an access token fails with ErrMalformedResponse; when
+// it carries a refresh token, that comes back too, in a Token with no
+// access token, so that a refresh token the server issued is never
+// dropped.
+func (c call) token(r *reply, m *JSONMapping, now time.Time, oldRefresh string) (*Token, nameStyle, error) {
+	if r.status < 200 || r.status > 299 || r.tooLarge || r.readErr != nil {
+		return nil, styleUnknown, c.responseError(r, nil)
+	}
+	p, err := parseReply(r, m)
+	if p == nil {
+		return nil, styleUnknown, c.responseError(r, err)
+	}
+	tok := p.finish(receipt{now: now, date: serverDate(r.header)}, oldRefresh)
+	switch {
+	case err == nil:
+		return tok, p.style, nil
+	case tok.RefreshToken == "":
+		return nil, styleUnknown, c.responseError(r, err)
+	}
+	return tok, p.style, c.replyError(r, err, true)
+}
+
+// serverDate returns the time a response's Date header gives, zero when it
+// is missing or invalid.
+func serverDate(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
+
+// errorCodeOnSuccess reports whether a success body carries an RFC 6749
+// "error" value, which x/oauth2 and standard servers treat as a failure.
+func errorCodeOnSuccess(r *reply) bool {
+	media, _, _ := mime.ParseMediaType(r.header.Get("Content-Type"))
+	if media == "application/x-www-form-urlencoded" {
+		vals, err := url.ParseQuery(string(r.body))
+		return err == nil && strings.TrimSpace(vals.Get("error")) != ""
+	}
+	v, err := decodeJSON(r.body)
+	if err != nil {
+		return false
+	}
+	obj, _ := v.(map[string]any)
+	code, _ := obj["error"].(string)
+	return strings.TrimSpace(code) != ""
 }

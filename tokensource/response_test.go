@@ -41,10 +41,10 @@ func TestRedact(t *testing.T) {
 func TestExcerptBounds(t *testing.T) {
 	// A secret straddling the scan limit must not leak in part.
 	body := strings.Repeat(`{"x":1},`, excerptScan/8-2) + `{"refresh_token":"SECRET-SECRET-SECRET"}`
-	if got := excerpt([]byte(body)); strings.Contains(got, "SECRET") || len(got) > maxExcerpt+len("…") {
+	if got := excerpt([]byte(body), nil); strings.Contains(got, "SECRET") || len(got) > maxExcerpt+len("…") {
 		t.Errorf("excerpt() = %q (%d bytes), want bounded and without the secret", got, len(got))
 	}
-	if got := excerpt([]byte(strings.Repeat("é", 300))); !utf8.ValidString(got) {
+	if got := excerpt([]byte(strings.Repeat("é", 300)), nil); !utf8.ValidString(got) {
 		t.Errorf("excerpt() cut a rune: %q", got)
 	}
 }
@@ -65,7 +65,7 @@ func TestParseErrorBody(t *testing.T) {
 		{`{"error":"x","error_description":"token ` + strings.Repeat("A1", 30) + `"}`, "", errorInfo{"x", "token <redacted>"}},
 	}
 	for _, tt := range tests {
-		if got := parseErrorBody([]byte(tt.body), tt.ctype); got != tt.want {
+		if got := parseErrorBody([]byte(tt.body), tt.ctype, nil); got != tt.want {
 			t.Errorf("parseErrorBody(%q) = %+v, want %+v", tt.body, got, tt.want)
 		}
 	}
@@ -106,7 +106,7 @@ func TestRejected(t *testing.T) {
 func FuzzParseErrorBody(f *testing.F) {
 	f.Add([]byte(`{"error":"invalid_grant"}`), "application/json", 400)
 	f.Fuzz(func(t *testing.T, body []byte, ctype string, status int) {
-		info := parseErrorBody(body, ctype)
+		info := parseErrorBody(body, ctype, []string{"hunter2"})
 		if len(info.code) > 64+len("…") || len(info.description) > maxExcerpt+len("…") {
 			t.Fatalf("unbounded error info: %d/%d bytes", len(info.code), len(info.description))
 		}
@@ -114,9 +114,12 @@ func FuzzParseErrorBody(f *testing.F) {
 			t.Fatalf("invalid UTF-8 in %+v", info)
 		}
 		r := &reply{status: status, header: http.Header{"Content-Type": {ctype}}, body: body}
-		te := responseError("refresh", r, nil)
+		te := (call{op: "refresh", secrets: []string{"hunter2"}}).responseError(r, nil)
 		if msg := te.Error(); !utf8.ValidString(msg) || len(te.Body) > maxExcerpt+len("…") {
 			t.Fatalf("bad error message %q", msg)
+		}
+		if strings.Contains(te.Error(), "hunter2") {
+			t.Fatalf("error message %q holds the secret", te.Error())
 		}
 	})
 }

@@ -89,7 +89,7 @@ func (s *Source) relogin(ctx context.Context, trigger Trigger, cause error, why 
 	s.log(ctx, slog.LevelInfo, "refresh token unusable; logging in again", "reason", why)
 	tok, err := s.callLogin(ctx, trigger)
 	if err != nil {
-		return nil, &afterRefreshError{login: err, refresh: cause, why: why}
+		return tok, &afterRefreshError{login: err, refresh: cause, why: why}
 	}
 	return tok, nil
 }

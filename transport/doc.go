@@ -23,20 +23,26 @@
 //     returned as is.
 //
 // For a renewable 401 the Transport reports tokensource.EventUnauthorized
-// and reads (at most 4 KiB of) the response body so that the connection is
-// freed. If Source already holds a token other than the rejected one,
-// another request renewed it meanwhile: the request is retried with it at
-// once (tokensource.EventStaleRetry) and nothing is refreshed. Otherwise,
-// if Source implements [Renewer], Renew is called with the rejected token
-// and the request is retried once with the new token. There is never a
-// second retry: a 401 to the retry is returned to the caller.
+// and reads the response body so that the connection is freed for reuse,
+// but only what arrives within 50ms in all, and at most 4 KiB: a body still
+// arriving then is closed, and its HTTP/1 connection with it, so a server
+// that stalls or trickles a 401 body cannot hold the request. If Source already
+// holds a token other than the rejected one, another request renewed it
+// meanwhile: the request is retried with it at once
+// (tokensource.EventStaleRetry) and nothing is refreshed. Otherwise, if
+// Source implements [Renewer], Renew is called with the rejected token and
+// the request is retried once with the new token. There is never a second
+// retry: a 401 to the retry is returned to the caller.
 //
 // A request body is replayed only through Request.GetBody (set by
 // http.NewRequest for in-memory bodies). If the body cannot be replayed the
 // original 401 is returned, its body still readable, but the token has been
 // renewed so the next request succeeds. The same 401 is returned when
-// Source cannot renew (it is not a Renewer). When renewal fails, the 401 is
-// discarded and RoundTrip returns an error wrapping the Source's error, so
+// Source cannot renew (it is not a Renewer). A returned 401 whose body was
+// cut short, as above, keeps its status and headers; reading its body
+// yields the bytes that arrived and then an error, never an early end that
+// looks complete. When renewal fails, the 401 is discarded and RoundTrip
+// returns an error wrapping the Source's error, so
 // errors.Is(err, tokensource.ErrReauthRequired) tells the caller to log in
 // again.
 //

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,9 +35,6 @@ var ErrInsecureTransport = errors.New("transport: refusing to send a token over 
 
 // errNoSource is returned when a Transport has no Source.
 var errNoSource = errors.New("transport: Transport.Source is nil")
-
-// drainLimit bounds how much of a discarded 401 body is read.
-const drainLimit = 4 << 10
 
 // Transport is an [http.RoundTripper] that adds an Authorization header
 // from Source to each request and, when the server answers 401, renews the
@@ -134,7 +130,9 @@ func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp
 	t.event(tokensource.Event{Kind: tokensource.EventUnauthorized, Trigger: tokensource.TriggerRenew})
 	t.debug(ctx, "401 intercepted", req)
 	// Free the connection before renewing: the token endpoint may be
-	// reached through the same Base and its connection limits.
+	// reached through the same Base and its connection limits. The read
+	// is bounded in size and time, so a server that stalls the 401 body
+	// costs its connection, not the caller's wait.
 	buffer(resp)
 
 	fresh, err := t.renew(ctx, tok)
@@ -266,39 +264,6 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
-}
-
-// buffer reads up to drainLimit bytes of resp.Body. If that is the whole
-// body, the original body is closed (releasing the connection) and replaced
-// by an in-memory copy, so the response can still be handed back intact.
-// A longer body keeps the unread rest behind the copied prefix.
-func buffer(resp *http.Response) {
-	if resp.Body == nil || resp.Body == http.NoBody {
-		return
-	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, drainLimit+1))
-	if err == nil && len(buf) <= drainLimit {
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
-		return
-	}
-	resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
-}
-
-// readCloser joins a Reader with the Closer of the body it wraps.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// discard drains (bounded) and closes a response body that will not be
-// returned.
-func discard(resp *http.Response) {
-	if resp.Body == nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
-	resp.Body.Close()
 }
 
 func (t *Transport) event(e tokensource.Event) {

@@ -341,7 +341,18 @@ func TestE2EServeDemo(t *testing.T) {
 		t.Errorf("the debug log contains the access token")
 	}
 	var stats demoserver.Stats
-	if err := json.Unmarshal([]byte(c.must(exitOK, "", nil, "get", base+"/debug/stats").stdout), &stats); err != nil {
+	statsReq, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/stats", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statsReq.Header.Set(demoserver.DebugHeader, "1") // debug endpoints refuse calls without it
+	statsResp, err := http.DefaultClient.Do(statsReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(statsResp.Body).Decode(&stats)
+	statsResp.Body.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if stats.Refreshes < 1 || stats.Logins != 2 {

@@ -20,10 +20,25 @@ token values) are logged to stderr.
 
 Endpoints: POST /auth/login, /auth/refresh, /auth/logout (JSON API);
 POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009); GET /api/profile,
-/api/items, /api/large?bytes=N (protected); GET /debug/stats.
+/api/items, /api/large?bytes=N (protected); /debug/ (below).
 The demo user is alice, password wonderland, unless --user or --users-file
 gives others (both may be used; --user wins for a name in both);
 any OAuth2 client id is accepted unless --client-id is given.
+
+Debug endpoints, for tests that drive the server from another process.
+Each call must come from a loopback client, name a loopback host
+(127.0.0.1, [::1] or localhost) in its Host header and carry the header
+"X-Tokenrefresh-Debug: 1"; anything else gets 403, so no web page can use
+them. The POSTs take form or query parameters and answer 204.
+  GET  /debug/stats           server counters as JSON
+  POST /debug/revoke-access   revoke every access token (clients must refresh)
+  POST /debug/revoke-all      revoke every token (clients must log in again)
+  POST /debug/fail?path=P&n=N&status=S[&body=B][&header=Name:+value]
+                              answer the next N requests to path P with
+                              status S (header may be repeated)
+  POST /debug/delay?path=P&delay=D
+                              delay every request to path P by D (a Go
+                              duration such as 2s; 0 clears)
 
 Try it:
   tokenrefresh serve-demo --access-ttl 30s &
@@ -31,6 +46,7 @@ Try it:
       --refresh-url http://127.0.0.1:8080/auth/refresh \
       --logout-url http://127.0.0.1:8080/auth/logout --username alice --password-stdin
   tokenrefresh get http://127.0.0.1:8080/api/profile
+  curl -X POST -H 'X-Tokenrefresh-Debug: 1' http://127.0.0.1:8080/debug/revoke-access
 `
 
 type serveDemoOptions struct {

@@ -22,6 +22,7 @@ const (
 	envURL      = "CROSSPROCESS_URL"
 	envDir      = "CROSSPROCESS_DIR"
 	envDuration = "CROSSPROCESS_DURATION"
+	envGrant    = "CROSSPROCESS_GRANT" // "json" (default) or "oauth2"
 	key         = "alice@demo"
 )
 
@@ -39,13 +40,17 @@ func newSource(dir, base string, store storage.Store, onEvent func(tokensource.E
 		}
 		store = s
 	}
-	return &tokensource.Source{
-		Grant: &tokensource.JSONGrant{
-			LoginURL: base + "/auth/login", RefreshURL: base + "/auth/refresh",
+	var grant tokensource.Grant = &tokensource.JSONGrant{
+		LoginURL: base + "/auth/login", RefreshURL: base + "/auth/refresh",
+		Username: "alice", Password: "wonderland",
+	}
+	if os.Getenv(envGrant) == "oauth2" {
+		grant = &tokensource.PasswordGrant{
+			TokenURL: base + "/oauth2/token", ClientID: "crossprocess",
 			Username: "alice", Password: "wonderland",
-		},
-		Store: store, Key: key, OnEvent: onEvent,
-	}, nil
+		}
+	}
+	return &tokensource.Source{Grant: grant, Store: store, Key: key, OnEvent: onEvent}, nil
 }
 
 // runChild runs the child process named by the environment and returns its
@@ -134,6 +139,7 @@ func get(client *http.Client, url string) (bool, string) {
 // crasher forces one refresh after another until it is killed, printing a
 // marker for each step so the parent knows where the kill fell:
 //
+//	I intent write started    i intent written (the refresh token is marked as being sent)
 //	B refresh request about to be sent    F refresh answered (rotated)
 //	L logged in                           S save started    D save done
 func crasher() error {
@@ -176,8 +182,42 @@ type markingStore struct {
 }
 
 func (m markingStore) Put(ctx context.Context, key string, value []byte) error {
-	m.mark("S")
+	start, done := "S", "D"
+	if tok, err := tokensource.DecodeToken(value); err == nil {
+		if _, pending := tok.RefreshPending(); pending {
+			start, done = "I", "i"
+		}
+	}
+	m.mark(start)
 	err := m.Store.Put(ctx, key, value)
-	m.mark("D")
+	m.mark(done)
+	return err
+}
+
+// Reserve passes the file store's reservation through, marking its commit
+// as a save.
+func (m markingStore) Reserve(ctx context.Context, key string, size int) (storage.Reservation, error) {
+	res, err := m.Store.Reserve(ctx, key, size)
+	if err != nil {
+		return nil, err
+	}
+	return markingReservation{res, m.mark}, nil
+}
+
+type markingReservation struct {
+	storage.Reservation
+	mark func(string)
+}
+
+func (m markingReservation) Commit(ctx context.Context, value []byte) error {
+	start, done := "S", "D"
+	if tok, err := tokensource.DecodeToken(value); err == nil {
+		if _, pending := tok.RefreshPending(); pending {
+			start, done = "I", "i"
+		}
+	}
+	m.mark(start)
+	err := m.Reservation.Commit(ctx, value)
+	m.mark(done)
 	return err
 }

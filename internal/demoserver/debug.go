@@ -9,19 +9,47 @@ import (
 	"time"
 )
 
-// Debug control endpoints expose the test hooks over HTTP, for tests that
-// run the server in another process (tokenrefresh serve-demo). They accept
-// POST with form or query parameters, answer 204, and only from a loopback
-// peer (403 otherwise), even when the server listens on other addresses:
+// DebugHeader is the request header every debug call must carry, with the
+// value "1". A web page cannot add a custom header to a cross-site request
+// without a CORS preflight, and this server approves none.
+const DebugHeader = "X-Tokenrefresh-Debug"
+
+// Debug endpoints expose the counters and the test hooks over HTTP, for
+// tests that run the server in another process (tokenrefresh serve-demo):
 //
-//   - /debug/revoke-access: [Server.RevokeAccessTokens]
-//   - /debug/revoke-all: [Server.RevokeAll]
-//   - /debug/fail?path=P&n=N&status=S&body=B[&header=Name:+value...]:
+//   - GET /debug/stats: [Server.Stats] as JSON.
+//   - POST /debug/revoke-access: [Server.RevokeAccessTokens]
+//   - POST /debug/revoke-all: [Server.RevokeAll]
+//   - POST /debug/fail?path=P&n=N&status=S&body=B[&header=Name:+value...]:
 //     [Server.FailNextWith]; header may be repeated, e.g.
 //     header=Retry-After:+1
-//   - /debug/delay?path=P&delay=D (a Go duration such as 2s): [Server.SetDelay]
+//   - POST /debug/delay?path=P&delay=D (a Go duration such as 2s):
+//     [Server.SetDelay]
+//
+// The POSTs take form or query parameters and answer 204, or 400 for a
+// bad parameter. A call to any /debug/ path, these and any other, is
+// served only when it
+//
+//   - comes from a loopback peer, even when the server listens on other
+//     addresses;
+//   - names a loopback host in its Host header: an IP literal in
+//     127.0.0.0/8, [::1], or the name localhost itself (not a name under
+//     it), any port. This defeats DNS rebinding, where a page reaches the
+//     server under a name of its own;
+//   - carries X-Tokenrefresh-Debug: 1 ([DebugHeader]), which a cross-site
+//     form or fetch cannot send without a CORS preflight.
+//
+// Anything else, CORS preflights included, is answered 403 with a one-line
+// reason, and no answer carries Access-Control-* headers. Without these
+// checks any web page the user visits could make the next login return the
+// page's answer (/debug/fail) or read the counters.
 func (s *Server) debugRoutes(m *http.ServeMux) {
-	m.HandleFunc("GET /debug/stats", s.handleStats)
+	m.HandleFunc("GET /debug/stats", guardDebug(s.handleStats))
+	// Everything else under /debug/ (other methods, OPTIONS preflights,
+	// unknown paths) is refused by the guard or, past it, not found.
+	m.HandleFunc("/debug/", guardDebug(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "invalid_request", "no such debug endpoint for this method")
+	}))
 	m.HandleFunc("POST /debug/revoke-access", s.control(func(*http.Request) error {
 		s.RevokeAccessTokens()
 		return nil
@@ -77,15 +105,10 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Stats())
 }
 
-// control wraps a debug action: loopback peers only, form parsed, 204 on
-// success, 400 when fn rejects its parameters.
+// control wraps a debug action: caller checked by guardDebug, form parsed,
+// 204 on success, 400 when fn rejects its parameters.
 func (s *Server) control(fn func(*http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil || !isLoopback(host) {
-			writeError(w, http.StatusForbidden, "access_denied", "debug control is for loopback clients only")
-			return
-		}
+	return guardDebug(func(w http.ResponseWriter, r *http.Request) {
 		if !parseForm(w, r) {
 			return
 		}
@@ -98,5 +121,53 @@ func (s *Server) control(fn func(*http.Request) error) http.HandlerFunc {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// guardDebug serves r with h only if [debugRefusal] finds nothing wrong,
+// and answers 403 with the reason otherwise.
+func guardDebug(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if reason := debugRefusal(r); reason != "" {
+			writeError(w, http.StatusForbidden, "access_denied", reason)
+			return
+		}
+		h(w, r)
 	}
+}
+
+// debugRefusal returns why r may not use a debug endpoint, or "" if it may:
+// it must come from a loopback peer, name a loopback Host and carry
+// DebugHeader: 1.
+func debugRefusal(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(peer); err != nil || ip == nil || !ip.IsLoopback() {
+		return "debug endpoints are for loopback clients only"
+	}
+	if !isLoopbackHostHeader(r.Host) {
+		return "debug endpoints need a loopback Host header: 127.0.0.1, [::1] or localhost"
+	}
+	if r.Header.Get(DebugHeader) != "1" {
+		return "debug endpoints need the header " + DebugHeader + ": 1"
+	}
+	return ""
+}
+
+// isLoopbackHostHeader reports whether a Host header names this machine
+// by a loopback IP literal (127.0.0.0/8, [::1]) or as exactly "localhost",
+// with or without a port. Other names, even under .localhost or resolving
+// to loopback, are refused: a DNS rebinding attack reaches the server under
+// a name of the attacker's choosing, and the browser sends that name.
+func isLoopbackHostHeader(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

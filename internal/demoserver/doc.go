@@ -27,7 +27,10 @@
 //   - GET /debug/stats: the counters of [Stats] as JSON.
 //   - POST /debug/revoke-access, /debug/revoke-all, /debug/fail (with
 //     optional headers) and /debug/delay: the test hooks below, for a server
-//     in another process (loopback peers only).
+//     in another process. Every /debug/ call must come from a loopback peer,
+//     with a loopback Host header (127.0.0.0/8, [::1] or localhost) and the
+//     header X-Tokenrefresh-Debug: 1 ([DebugHeader]), so that no web page
+//     can drive them; anything else gets 403.
 //
 // Every response carries a Date header from the server's own clock
 // ([Config].Now plus [Config].ClockOffset), which also decides token expiry.

@@ -67,6 +67,9 @@ func (r reply) str(key string) string {
 
 func do(t *testing.T, req *http.Request) reply {
 	t.Helper()
+	if strings.HasPrefix(req.URL.Path, "/debug/") {
+		req.Header.Set(DebugHeader, "1") // debug endpoints refuse calls without it
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)

@@ -118,11 +118,12 @@ func (r *Running) Close() error {
 	return r.closeErr
 }
 
-// isLoopback reports whether host is "localhost" (or a name under
-// ".localhost") or a loopback IP literal.
+// isLoopback reports whether host is exactly "localhost" or a loopback IP
+// literal. Names under ".localhost" are not trusted: Go's resolver asks DNS
+// for them, which may answer any address.
 func isLoopback(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)

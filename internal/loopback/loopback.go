@@ -8,14 +8,18 @@ import (
 	"strings"
 )
 
-// Host reports whether host (a host name or IP literal, without port) is
-// "localhost", a name under ".localhost", or a loopback IP address.
+// Host reports whether host (a host name or IP literal, without port) is a
+// loopback IP address (127.0.0.0/8, ::1) or exactly the name "localhost"
+// (any case, with or without a trailing dot).
+//
+// Names under ".localhost" are not trusted: RFC 6761 asks resolvers to map
+// them to loopback, but a resolver or /etc/hosts that does not would send
+// secrets over plain http to another machine.
 func Host(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		return true
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
+	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
 	return ip != nil && ip.IsLoopback()
 }
 
