@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
 // encodingVersion is the version EncodeToken writes. DecodeToken reads
@@ -85,8 +87,7 @@ func DecodeToken(b []byte) (*Token, error) {
 	case st.Version < 1:
 		return nil, fmt.Errorf("%w: missing format version", ErrUnreadableToken)
 	case st.Version > encodingVersion:
-		return nil, fmt.Errorf("%w: format version %d is newer than this program understands (%d)",
-			ErrUnreadableToken, st.Version, encodingVersion)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadableToken, newerFormat(st.Version))
 	case st.AccessToken == "" && st.RefreshToken == "":
 		return nil, fmt.Errorf("%w: no access or refresh token", ErrUnreadableToken)
 	}
@@ -106,6 +107,16 @@ func DecodeToken(b []byte) (*Token, error) {
 		},
 	}, nil
 }
+
+// newerFormat is a stored token written in a format version newer than
+// this program reads; it matches storage.ErrNewerFormat.
+type newerFormat int
+
+func (v newerFormat) Error() string {
+	return fmt.Sprintf("format version %d is newer than this program understands (%d)", int(v), encodingVersion)
+}
+
+func (newerFormat) Is(target error) bool { return target == storage.ErrNewerFormat }
 
 // describeJSONError names what is wrong with a JSON document without
 // quoting any of it (json's messages can include input fragments).

@@ -32,6 +32,22 @@ var ErrRefreshOutcomeUnknown = fmt.Errorf("%w: refresh outcome unknown, the serv
 // (storage.ErrNoSpace, storage.ErrReadOnly, fs.ErrPermission, ...).
 var ErrStoreUnwritable = errors.New("tokensource: the store cannot save a new token, so the refresh was not sent")
 
+// NewerSessionError reports a stored session written by a newer version of
+// this program, in a format this one cannot read. It is never overwritten,
+// not even by [Source.Login]: upgrade, or delete it with [Source.Logout].
+// Err wraps storage.ErrNewerFormat and says which version was found.
+type NewerSessionError struct {
+	Key string // the store key
+	Err error  // the store's or the decoder's error
+}
+
+func (e *NewerSessionError) Error() string {
+	return fmt.Sprintf("tokensource: the session stored under %q was written by a newer version of this program and is left untouched (upgrade, or log out to delete it): %v", e.Key, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *NewerSessionError) Unwrap() error { return e.Err }
+
 // TokenError reports a failed call to a token endpoint. Test with errors.As.
 //
 // Its message never contains a token or a client secret: Body is a short

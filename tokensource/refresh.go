@@ -98,6 +98,11 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return mem, nil
+	case errors.Is(err, storage.ErrNewerFormat):
+		return nil, &NewerSessionError{Key: s.key(), Err: err}
+	case errors.Is(err, storage.ErrCorrupt):
+		s.quarantine(ctx, err)
+		return mem, nil
 	case err != nil && mem != nil:
 		s.log(ctx, slog.LevelWarn, "reading the store failed; using the token in memory", "error", err)
 		return mem, nil
@@ -105,8 +110,11 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 		return nil, fmt.Errorf("tokensource: load: %w", err)
 	}
 	stored, err := DecodeToken(b)
+	if errors.Is(err, storage.ErrNewerFormat) {
+		return nil, &NewerSessionError{Key: s.key(), Err: err}
+	}
 	if err != nil {
-		s.log(ctx, slog.LevelWarn, "the stored token is unreadable; it will be replaced", "error", err)
+		s.quarantine(ctx, err)
 		return mem, nil
 	}
 	if err := s.checkOwner(stored); err != nil {
@@ -127,6 +135,23 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 		return stored, nil
 	}
 	return mem, nil
+}
+
+// quarantine deals with an unreadable stored session, which the next save
+// replaces: a Store that can keep the bytes aside does so first.
+func (s *Source) quarantine(ctx context.Context, cause error) {
+	q, ok := s.Store.(storage.Quarantiner)
+	if !ok {
+		s.log(ctx, slog.LevelWarn, "the stored session is unreadable; it will be replaced", "error", cause)
+		return
+	}
+	where, err := q.Quarantine(ctx, s.key())
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.log(ctx, slog.LevelWarn, "the stored session is unreadable and could not be moved aside; it will be replaced",
+			"error", cause, "quarantine_error", err)
+		return
+	}
+	s.log(ctx, slog.LevelWarn, "the stored session is unreadable; moved aside, it will be replaced", "error", cause, "kept_at", where)
 }
 
 // usable reports whether tok can be handed out for trigger without a

@@ -186,17 +186,19 @@ func (s *Source) Stored(ctx context.Context) (*Token, error) {
 		return nil, fmt.Errorf("tokensource: no token: %w", storage.ErrNotFound)
 	}
 	b, err := s.Store.Get(ctx, s.key())
-	if err != nil {
-		return nil, fmt.Errorf("tokensource: load: %w", err)
+	if err == nil {
+		var tok *Token
+		if tok, err = DecodeToken(b); err == nil {
+			if err := s.checkOwner(tok); err != nil {
+				return nil, err
+			}
+			return tok, nil
+		}
 	}
-	tok, err := DecodeToken(b)
-	if err != nil {
-		return nil, fmt.Errorf("tokensource: load: %w", err)
+	if errors.Is(err, storage.ErrNewerFormat) {
+		return nil, &NewerSessionError{Key: s.key(), Err: err}
 	}
-	if err := s.checkOwner(tok); err != nil {
-		return nil, err
-	}
-	return tok, nil
+	return nil, fmt.Errorf("tokensource: load: %w", err)
 }
 
 // Close waits until no refresh is in flight and, if the current token could

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -466,5 +467,52 @@ func TestGetSendsTheTokenOnlyToTheProfilesAPIs(t *testing.T) {
 	te.errOut.Reset()
 	if code := te.run(t, "get", auth.URL+"/api/profile"); code != exitUsage {
 		t.Fatalf("get to the auth origin after --api-url elsewhere = %d, want %d", code, exitUsage)
+	}
+}
+
+// TestLoginOverCorruptAndNewerSessions: a corrupt session no longer blocks
+// login (its bytes are kept aside, with a warning); a session written by a
+// newer version is never overwritten, and the error says what to do.
+func TestLoginOverCorruptAndNewerSessions(t *testing.T) {
+	srv := startDemo(t, 0, 0)
+	te := newTestEnv(t, "")
+	te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
+	dir := te.vars["TOKENREFRESH_CONFIG_DIR"]
+	login := func() int {
+		return te.run(t, "login", "--login-url", srv.URL+"/auth/login", "--refresh-url", srv.URL+"/auth/refresh",
+			"--username", "alice", "--store", "file")
+	}
+	if code := login(); code != exitOK {
+		t.Fatalf("login = %d: %s", code, te.errOut.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "tokens", "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("token files: %v", files)
+	}
+	if err := os.WriteFile(files[0], []byte("{torn"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	te.errOut.Reset()
+	if code := login(); code != exitOK {
+		t.Fatalf("login over a corrupt session = %d: %s", code, te.errOut.String())
+	}
+	aside, _ := filepath.Glob(files[0] + ".corrupt-*")
+	if len(aside) != 1 || !strings.Contains(te.errOut.String(), aside[0]) {
+		t.Fatalf("stderr %q should name the file kept aside (%v)", te.errOut.String(), aside)
+	}
+	newer := []byte(`{"format":"tokenrefresh-store","version":5,"key":"x"}`)
+	if err := os.WriteFile(files[0], newer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	te.errOut.Reset()
+	if code := login(); code == exitOK {
+		t.Fatal("login overwrote a session written by a newer version")
+	}
+	if msg := te.errOut.String(); !strings.Contains(msg, "newer version") || !strings.Contains(msg, "version 5") ||
+		!strings.Contains(msg, "log out") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("stderr = %q, want one line naming the version and what to do", msg)
+	}
+	if b, _ := os.ReadFile(files[0]); !bytes.Equal(b, newer) {
+		t.Fatal("the newer session was modified")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tokenrefresh/tokenrefresh/storage"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
@@ -173,6 +174,9 @@ func (o *loginOptions) run(ctx context.Context) error {
 		return err
 	}
 	p.Backend = backend
+	if where := quarantineCorrupt(ctx, store, p.Key); where != "" {
+		fmt.Fprintf(e.stderr, "warning: the stored session was unreadable; its bytes were kept aside in %s and a new session replaces it\n", where)
+	}
 	src := &tokensource.Source{Grant: grant, Store: store, Key: p.Key}
 	sess := &session{src: src}
 	_, err = src.Login(ctx)
@@ -194,6 +198,30 @@ func (o *loginOptions) run(ctx context.Context) error {
 	fmt.Fprintf(e.stdout, "Logged in as %s (profile %s, %s mode); tokens stored in the %s store.\n",
 		p.Username, o.profile, p.Mode, backend)
 	return nil
+}
+
+// quarantineCorrupt moves an unreadable stored session aside before a login
+// replaces it, and returns where it went ("" when nothing was moved). A
+// session written by a newer version is left alone: the login then fails
+// with an error saying so.
+func quarantineCorrupt(ctx context.Context, store storage.Store, key string) string {
+	q, ok := store.(storage.Quarantiner)
+	if !ok {
+		return ""
+	}
+	b, err := store.Get(ctx, key)
+	if err == nil {
+		if _, derr := tokensource.DecodeToken(b); derr == nil || errors.Is(derr, storage.ErrNewerFormat) {
+			return ""
+		}
+	} else if !errors.Is(err, storage.ErrCorrupt) {
+		return ""
+	}
+	where, err := q.Quarantine(ctx, key)
+	if err != nil {
+		return ""
+	}
+	return where
 }
 
 // password gets the login password: --password-stdin, else

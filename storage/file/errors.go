@@ -27,6 +27,9 @@ func (e *CorruptError) Error() string {
 // Unwrap returns Err.
 func (e *CorruptError) Unwrap() error { return e.Err }
 
+// Is makes a CorruptError match [storage.ErrCorrupt].
+func (e *CorruptError) Is(target error) bool { return target == storage.ErrCorrupt }
+
 // VersionError reports a data file written by a newer version of this
 // package, in a format version this one cannot read. The file is left alone.
 type VersionError struct {
@@ -39,6 +42,10 @@ func (e *VersionError) Error() string {
 	return fmt.Sprintf("file: token file %s has format version %d, newer than the %d this program reads",
 		e.Path, e.Version, formatVersion)
 }
+
+// Is makes a VersionError match [storage.ErrNewerFormat]: the file must not
+// be overwritten by this program.
+func (e *VersionError) Is(target error) bool { return target == storage.ErrNewerFormat }
 
 // PermissionError reports a token file or directory other users could read
 // or change: a file with any group or other permission bit, a directory

@@ -1,8 +1,9 @@
 package keyring
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
 // UnavailableError reports that the OS keyring could not be used: no Secret
@@ -25,5 +26,5 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // ErrCorrupt is wrapped by errors for keyring items this package cannot
 // decode: written by something else, or a chunked value with a missing or
-// damaged chunk.
-var ErrCorrupt = errors.New("keyring: stored value is corrupt")
+// damaged chunk. It also matches [storage.ErrCorrupt].
+var ErrCorrupt = fmt.Errorf("keyring: stored value is corrupt (%w)", storage.ErrCorrupt)
