@@ -28,8 +28,7 @@ var errReservationEnded = errors.New("reservation already committed or released"
 // size bytes needs, so that a token source can learn that a write will fail
 // before it spends a single-use refresh token. It creates the temporary file
 // that Put would create (.<hash>.json.tmp-*, mode 0600, beside the data file),
-// preallocates the largest envelope such a value can take, rounded up, and
-// flushes it to disk.
+// preallocates the largest envelope such a value can take, rounded up.
 //
 // Reserve fails with an error wrapping [storage.ErrNoSpace] when the disk
 // or quota is full, [storage.ErrReadOnly] on a read-only file system, and
@@ -51,11 +50,9 @@ func (s *Store) Reserve(ctx context.Context, key string, size int) (storage.Rese
 	if err != nil {
 		return nil, opError("reserve", err)
 	}
-	err = preallocate(tmp, n)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err != nil {
+	// No fsync: the allocation holds for as long as the file is open, which
+	// is all a reservation promises; after a crash the file is garbage.
+	if err = preallocate(tmp, n); err != nil {
 		_ = tmp.Close()
 		_ = os.Remove(tmp.Name())
 		return nil, opError("reserve", err)
