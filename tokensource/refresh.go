@@ -205,9 +205,9 @@ func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (
 		tok.RefreshToken, tok.RefreshExpiry = old.RefreshToken, old.RefreshExpiry
 	}
 	rotated := tok.RefreshToken != old.RefreshToken
-	if rotated {
-		s.known = known{rt: old.RefreshToken, spent: true}
-	}
+	// The answer settles the intent: the old refresh token is spent when
+	// the server rotated it, and still good (with no intent) when not.
+	s.known = known{rt: old.RefreshToken, spent: rotated}
 	s.emit(Event{Kind: EventRefreshFinished, Trigger: trigger, Duration: time.Since(start), Rotated: rotated, ClockSkew: tok.ClockSkew})
 	return tok, nil
 }

@@ -250,3 +250,40 @@ func TestSourceKeepsRefreshTokenFromUnusableAnswer(t *testing.T) {
 		t.Fatalf("logins, refreshes, reuses = %d, %d, %d; want 1, 2, 0", logins, refreshes, reuses)
 	}
 }
+
+// TestSourceNonRotatingServerKeepsRefreshing: a server that answers a
+// refresh without a new refresh token (no rotation, as Google does) keeps
+// the old one valid; every later expiry refreshes with it again, and the
+// intent of a refresh whose answer came back never lingers.
+func TestSourceNonRotatingServerKeepsRefreshing(t *testing.T) {
+	for name, store := range map[string]bool{"no store": false, "store": true} {
+		t.Run(name, func(t *testing.T) {
+			e := newSTEnv(t)
+			if !store {
+				e.src.Store = nil
+			}
+			first := stToken(t, e.src)
+			e.grant.set(func(g *stGrant) { g.omitRotate, g.noCreds = true, true })
+			for i := range 3 {
+				tok, err := expireAndGet(e)
+				if err != nil {
+					t.Fatalf("expiry %d: %v", i+1, err)
+				}
+				if tok.RefreshToken != first.RefreshToken {
+					t.Fatalf("expiry %d: refresh token changed", i+1)
+				}
+			}
+			if logins, refreshes, _ := e.grant.counts(); logins != 1 || refreshes != 3 {
+				t.Fatalf("logins, refreshes = %d, %d; want 1, 3", logins, refreshes)
+			}
+			if n := e.ev.count(EventRefreshOutcomeUnknown); n != 0 {
+				t.Fatalf("refresh_outcome_unknown events = %d, want 0", n)
+			}
+			if store {
+				if _, pending := e.store.token("k").RefreshPending(); pending {
+					t.Fatal("an intent stayed in the store after the answer was saved")
+				}
+			}
+		})
+	}
+}
