@@ -260,12 +260,14 @@ type receipt struct {
 }
 
 // skew is the server's clock minus ours in whole seconds, zero when the
-// server sent no Date.
+// server sent no Date. Both clocks are compared at the Date header's
+// resolution (whole seconds), so two agreeing clocks give zero rather than
+// the -1s that rounding a truncated Date would often report.
 func (rc receipt) skew() time.Duration {
 	if rc.date.IsZero() {
 		return 0
 	}
-	return rc.date.Sub(rc.now).Round(time.Second)
+	return rc.date.Truncate(time.Second).Sub(rc.now.Truncate(time.Second))
 }
 
 // lifetime turns a lifetime in seconds into an expiry. Zero, negative,

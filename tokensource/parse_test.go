@@ -100,8 +100,16 @@ func TestAbsoluteExpiryServerClock(t *testing.T) {
 	if got := (receipt{now: now}).expiry(nil, behind); !got.IsZero() {
 		t.Errorf("no Date, expiry in our past: %v, want unknown", got)
 	}
-	if got := (receipt{now: now, date: now.Add(1500 * time.Millisecond)}).skew(); got != 2*time.Second {
-		t.Errorf("skew of 1.5s = %v, want it rounded to 2s", got)
+	// A Date header has whole seconds: agreeing clocks measure no skew,
+	// whatever the fraction of our second.
+	sec := now.Truncate(time.Second)
+	for _, frac := range []time.Duration{0, 300 * time.Millisecond, 999 * time.Millisecond} {
+		if got := (receipt{now: sec.Add(frac), date: sec}).skew(); got != 0 {
+			t.Errorf("agreeing clocks, our clock at +%v into the second: skew = %v, want 0", frac, got)
+		}
+		if got := (receipt{now: sec.Add(frac), date: sec.Add(-20 * time.Minute)}).skew(); got != -20*time.Minute {
+			t.Errorf("server 20m behind, our clock at +%v into the second: skew = %v, want -20m", frac, got)
+		}
 	}
 }
 
