@@ -23,7 +23,11 @@ type AuthStyle int
 
 const (
 	// AuthBasic sends client_id and client_secret as HTTP Basic
-	// credentials (RFC 6749 section 2.3.1). It is the zero value.
+	// credentials (RFC 6749 section 2.3.1). It is the zero value. As the
+	// RFC requires, both are form-encoded before the Basic encoding; some
+	// servers (go-oauth2 v4) do not decode them, so a secret with
+	// characters other than letters, digits and "-._~" fails there with
+	// invalid_client: use AuthForm with such servers.
 	AuthBasic AuthStyle = iota
 	// AuthForm sends client_id and client_secret in the form body.
 	AuthForm
