@@ -3,14 +3,13 @@ package tokensource
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/internal/tmpfs"
 	"github.com/tokenrefresh/tokenrefresh/storage"
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 // TestSourceOnAFullOrReadOnlyDisk keeps the session in a file store on a
@@ -22,15 +21,13 @@ import (
 func TestSourceOnAFullOrReadOnlyDisk(t *testing.T) {
 	dir := tmpfs.Mount(t, "256k")
 	clock := newSTClock()
-	ds := demoserver.New(demoserver.Config{Now: clock.Now})
-	ts := httptest.NewServer(ds)
-	t.Cleanup(ts.Close)
+	ds := authtest.NewServer(t, authtest.Options{Now: clock.Now})
 	newSource := func() *Source {
 		store, err := file.New(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := &Source{Grant: &JSONGrant{LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + "/auth/refresh",
+		src := &Source{Grant: &JSONGrant{LoginURL: ds.LoginURL(), RefreshURL: ds.RefreshURL(),
 			Username: "alice", Password: "wonderland", Now: clock.Now}, Store: store, Key: "alice", Now: clock.Now}
 		t.Cleanup(func() { _ = src.Close(context.Background()) })
 		return src
@@ -55,7 +52,7 @@ func TestSourceOnAFullOrReadOnlyDisk(t *testing.T) {
 		}, true},
 	}
 	for _, f := range faults {
-		before := ds.Stats()
+		before := ds.Counters()
 		repair := f.break_()
 		clock.Advance(time.Hour)
 		_, err := src.Token(ctx)
@@ -63,7 +60,7 @@ func TestSourceOnAFullOrReadOnlyDisk(t *testing.T) {
 			repair()
 			t.Fatalf("%s: Token() = %v, want ErrStoreUnwritable and %v", f.name, err, f.want)
 		}
-		if st := ds.Stats(); st.RefreshRequests != before.RefreshRequests {
+		if st := ds.Counters(); st.RefreshRequests != before.RefreshRequests {
 			repair()
 			t.Fatalf("%s: the refresh token was sent although its answer could not be saved", f.name)
 		}
@@ -76,9 +73,9 @@ func TestSourceOnAFullOrReadOnlyDisk(t *testing.T) {
 			t.Fatalf("%s: after the repair Token() = %v", f.name, err)
 		}
 	}
-	st := ds.Stats()
-	if st.Logins != 1 || st.ReuseDetections != 0 || st.Refreshes != 2 || st.MaxPresentations != 1 {
+	st := ds.Counters()
+	if st.Logins != 1 || st.Reuses != 0 || st.Refreshes != 2 || st.MaxPresentations != 1 {
 		t.Fatalf("server: %d logins, %d refreshes, %d replays, max %d sends of a refresh token; want 1, 2, 0, 1",
-			st.Logins, st.Refreshes, st.ReuseDetections, st.MaxPresentations)
+			st.Logins, st.Refreshes, st.Reuses, st.MaxPresentations)
 	}
 }

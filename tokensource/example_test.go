@@ -6,16 +6,16 @@ import (
 	"os"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 // ExampleSource shows the session surviving a restart: the first Source
 // logs in and saves the token; a second one, as a new process would, loads
 // it, and refreshes it (rotating the refresh token) once it has expired.
 func ExampleSource() {
-	srv, err := demoserver.Start("", demoserver.Config{AccessTTL: time.Second})
+	srv, err := authtest.New(authtest.Options{AccessTTL: time.Second}) // in a test: authtest.NewServer(t, ...)
 	if err != nil {
 		panic(err)
 	}
@@ -29,8 +29,8 @@ func ExampleSource() {
 	newSource := func() *tokensource.Source {
 		return &tokensource.Source{
 			Grant: &tokensource.JSONGrant{
-				LoginURL: srv.URL + "/auth/login", RefreshURL: srv.URL + "/auth/refresh",
-				Username: "alice", Password: "wonderland",
+				LoginURL: srv.LoginURL(), RefreshURL: srv.RefreshURL(),
+				Username: srv.User, Password: srv.Password,
 			},
 			Store: store,
 			Key:   "alice@demo",
@@ -57,7 +57,7 @@ func ExampleSource() {
 		panic(err)
 	}
 	_ = second.Close(ctx)
-	fmt.Println("logins:", srv.Server.Stats().Logins, "refreshes:", srv.Server.Stats().Refreshes)
+	fmt.Println("logins:", srv.Counters().Logins, "refreshes:", srv.Counters().Refreshes)
 	// Output:
 	// login (rotated: false)
 	// loaded from the store, expired: false

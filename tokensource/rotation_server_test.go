@@ -4,23 +4,22 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/memory"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 // faultCase is one way a token endpoint can misbehave around a refresh,
 // and what a client that sends each refresh token at most once must see.
 type faultCase struct {
 	name  string
-	cfg   func(*demoserver.Config)
+	opts  func(*authtest.Options)
 	grace time.Duration // the grant's ReuseGrace
 	// arm sets the fault up just before the refresh; path is the grant's
 	// refresh endpoint.
-	arm func(ds *demoserver.Server, path string)
+	arm func(ds *authtest.Server, path string)
 	// after the refresh:
 	wantErr      error // nil: the Token call succeeds
 	wantLogins   int64 // logins the server saw, the first one included
@@ -29,24 +28,24 @@ type faultCase struct {
 }
 
 var faultCases = []faultCase{
-	{name: "rotate then 504", arm: func(ds *demoserver.Server, _ string) { ds.RotateThenFail(1, demoserver.Lost504HTML) },
+	{name: "rotate then 504", arm: func(ds *authtest.Server, _ string) { ds.RotateThenFail(1, authtest.Lost504HTML) },
 		wantLogins: 2, wantMaxSends: 1},
-	{name: "rotate then reset", arm: func(ds *demoserver.Server, _ string) { ds.RotateThenFail(1, demoserver.LostReset) },
+	{name: "rotate then reset", arm: func(ds *authtest.Server, _ string) { ds.RotateThenFail(1, authtest.LostReset) },
 		wantLogins: 2, wantMaxSends: 1},
-	{name: "500 then ok", arm: func(ds *demoserver.Server, p string) { ds.FailNext(p, 1, 500, "oops") },
+	{name: "500 then ok", arm: func(ds *authtest.Server, p string) { ds.FailPath(p, 1, authtest.Fault{Status: 500, Body: "oops"}) },
 		wantLogins: 2, wantMaxSends: 1},
-	{name: "503 with Retry-After then ok", arm: func(ds *demoserver.Server, p string) {
-		ds.FailNextWith(p, 2, demoserver.Fault{Status: 503, Header: http.Header{"Retry-After": {"1"}}})
+	{name: "503 with Retry-After then ok", arm: func(ds *authtest.Server, p string) {
+		ds.FailPath(p, 2, authtest.Fault{Status: 503, Header: http.Header{"Retry-After": {"1"}}})
 	}, wantLogins: 1, wantMaxSends: 1},
-	{name: "503 then ok", arm: func(ds *demoserver.Server, p string) { ds.FailNext(p, 1, 503, "") },
+	{name: "503 then ok", arm: func(ds *authtest.Server, p string) { ds.FailPath(p, 1, authtest.Fault{Status: 503}) },
 		wantLogins: 1, wantMaxSends: 1},
-	{name: "429 then ok", arm: func(ds *demoserver.Server, p string) { ds.FailNext(p, 1, 429, "") },
+	{name: "429 then ok", arm: func(ds *authtest.Server, p string) { ds.FailPath(p, 1, authtest.Fault{Status: 429}) },
 		wantLogins: 1, wantMaxSends: 1},
-	{name: "redirect loop", arm: func(ds *demoserver.Server, p string) { ds.RedirectNext(p, 1, 307, "") },
+	{name: "redirect loop", arm: func(ds *authtest.Server, p string) { ds.RedirectPath(p, 1, 307, "") },
 		wantLogins: 2, wantMaxSends: 1},
-	{name: "expires_in 0", arm: func(ds *demoserver.Server, _ string) {
+	{name: "expires_in 0", arm: func(ds *authtest.Server, _ string) {
 		ds.SetMutateTokenResponse(func(op string, b map[string]any) {
-			if op == demoserver.OpRefresh {
+			if op == authtest.OpRefresh {
 				b["expires_in"] = 0
 			}
 		})
@@ -55,26 +54,26 @@ var faultCases = []faultCase{
 			t.Errorf("Expiry = %v, want zero (unknown lifetime: used until a 401)", tok.Expiry)
 		}
 	}},
-	{name: "numeric token_type", arm: func(ds *demoserver.Server, _ string) {
+	{name: "numeric token_type", arm: func(ds *authtest.Server, _ string) {
 		ds.SetMutateTokenResponse(func(op string, b map[string]any) { b["token_type"] = 7 })
 	}, wantLogins: 1, wantMaxSends: 1, check: func(t *testing.T, tok *Token, now time.Time) {
 		if tok.Type() != "Bearer" {
 			t.Errorf("Type() = %q, want Bearer", tok.Type())
 		}
 	}},
-	{name: "server clock 20 min behind, absolute expiries", cfg: func(c *demoserver.Config) {
-		c.ClockOffset, c.ExpiresIn = -20*time.Minute, demoserver.ExpiresAtEpoch
+	{name: "server clock 20 min behind, absolute expiries", opts: func(c *authtest.Options) {
+		c.ClockOffset, c.ExpiresIn = -20*time.Minute, authtest.ExpiresAtEpoch
 	}, wantLogins: 1, wantMaxSends: 1, check: skewCheck(-20 * time.Minute)},
-	{name: "server clock 20 min ahead, absolute expiries", cfg: func(c *demoserver.Config) {
-		c.ClockOffset, c.ExpiresIn = 20*time.Minute, demoserver.ExpiresAtEpoch
+	{name: "server clock 20 min ahead, absolute expiries", opts: func(c *authtest.Options) {
+		c.ClockOffset, c.ExpiresIn = 20*time.Minute, authtest.ExpiresAtEpoch
 	}, wantLogins: 1, wantMaxSends: 1, check: skewCheck(20 * time.Minute)},
-	{name: "reuse grace: one re-send", cfg: func(c *demoserver.Config) { c.ReuseGrace = 30 * time.Second },
+	{name: "reuse grace: one re-send", opts: func(c *authtest.Options) { c.ReuseGrace = 30 * time.Second },
 		grace:      30 * time.Second,
-		arm:        func(ds *demoserver.Server, _ string) { ds.RotateThenFail(1, demoserver.LostReset) },
+		arm:        func(ds *authtest.Server, _ string) { ds.RotateThenFail(1, authtest.LostReset) },
 		wantLogins: 1, wantMaxSends: 2},
-	{name: "reuse grace: lost twice", cfg: func(c *demoserver.Config) { c.ReuseGrace = 30 * time.Second },
+	{name: "reuse grace: lost twice", opts: func(c *authtest.Options) { c.ReuseGrace = 30 * time.Second },
 		grace:      30 * time.Second,
-		arm:        func(ds *demoserver.Server, _ string) { ds.RotateThenFail(2, demoserver.Lost504Empty) },
+		arm:        func(ds *authtest.Server, _ string) { ds.RotateThenFail(2, authtest.Lost504Empty) },
 		wantLogins: 2, wantMaxSends: 2},
 }
 
@@ -90,7 +89,7 @@ func skewCheck(skew time.Duration) func(t *testing.T, tok *Token, now time.Time)
 }
 
 // TestRotationUnderFaults runs every fault against both grants through a
-// Source and the demo server, which revokes the whole family when a spent
+// Source and the authtest server, which revokes the whole family when a spent
 // refresh token comes back.
 func TestRotationUnderFaults(t *testing.T) {
 	for _, grant := range []string{"json", "oauth2"} {
@@ -105,22 +104,20 @@ func TestRotationUnderFaults(t *testing.T) {
 
 func runFaultCase(t *testing.T, grantKind string, tc faultCase) {
 	clock := newSTClock()
-	cfg := demoserver.Config{Now: clock.Now, ClientID: "cli", ClientSecret: "s3cret"}
-	if tc.cfg != nil {
-		tc.cfg(&cfg)
+	opts := authtest.Options{Now: clock.Now, ClientID: "cli", ClientSecret: "s3cret"}
+	if tc.opts != nil {
+		tc.opts(&opts)
 	}
-	ds := demoserver.New(cfg)
-	ts := httptest.NewServer(ds)
-	t.Cleanup(ts.Close)
+	ds := authtest.NewServer(t, opts)
 	retry := RetryPolicy{MaxAttempts: 4, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond, MaxRetryAfter: 5 * time.Millisecond}
 	var grant Grant
-	path := "/auth/refresh"
+	path := ds.RefreshURL()
 	if grantKind == "json" {
-		grant = &JSONGrant{LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + path,
+		grant = &JSONGrant{LoginURL: ds.LoginURL(), RefreshURL: path,
 			Username: "alice", Password: "wonderland", Now: clock.Now, Retry: retry, ReuseGrace: tc.grace}
 	} else {
-		path = "/oauth2/token"
-		grant = &PasswordGrant{TokenURL: ts.URL + path, ClientID: "cli", ClientSecret: "s3cret",
+		path = ds.TokenURL()
+		grant = &PasswordGrant{TokenURL: path, ClientID: "cli", ClientSecret: "s3cret",
 			Username: "alice", Password: "wonderland", Now: clock.Now, Retry: retry, ReuseGrace: tc.grace}
 	}
 	src := &Source{Grant: grant, Store: &memory.Store{}, Now: clock.Now}
@@ -139,10 +136,10 @@ func runFaultCase(t *testing.T, grantKind string, tc faultCase) {
 	if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 		t.Fatalf("Token() after the fault = %v, want %v", err, tc.wantErr)
 	}
-	st := ds.Stats()
-	if st.Logins != tc.wantLogins || st.MaxPresentations > tc.wantMaxSends || st.ReuseDetections != 0 {
+	st := ds.Counters()
+	if st.Logins != tc.wantLogins || st.MaxPresentations > tc.wantMaxSends || st.Reuses != 0 {
 		t.Errorf("server saw %d logins, one refresh token up to %d times, %d replays; want %d logins, at most %d, 0 replays",
-			st.Logins, st.MaxPresentations, st.ReuseDetections, tc.wantLogins, tc.wantMaxSends)
+			st.Logins, st.MaxPresentations, st.Reuses, tc.wantLogins, tc.wantMaxSends)
 	}
 	if tc.check != nil && tok != nil {
 		tc.check(t, tok, clock.Now())
@@ -158,8 +155,8 @@ func runFaultCase(t *testing.T, grantKind string, tc faultCase) {
 	if err != nil {
 		t.Fatalf("the session did not continue after the fault: %v", err)
 	}
-	if st := ds.Stats(); st.Logins != tc.wantLogins || st.ReuseDetections != 0 {
-		t.Errorf("after one more refresh the server saw %d logins and %d replays, want %d and 0", st.Logins, st.ReuseDetections, tc.wantLogins)
+	if st := ds.Counters(); st.Logins != tc.wantLogins || st.Reuses != 0 {
+		t.Errorf("after one more refresh the server saw %d logins and %d replays, want %d and 0", st.Logins, st.Reuses, tc.wantLogins)
 	}
 }
 
@@ -168,11 +165,9 @@ func runFaultCase(t *testing.T, grantKind string, tc faultCase) {
 // the next refresh uses it, with no login and no replay.
 func TestRotationKeepsTokenFromAnswerWithoutAccessToken(t *testing.T) {
 	clock := newSTClock()
-	ds := demoserver.New(demoserver.Config{Now: clock.Now})
-	ts := httptest.NewServer(ds)
-	t.Cleanup(ts.Close)
+	ds := authtest.NewServer(t, authtest.Options{Now: clock.Now})
 	store := &memory.Store{}
-	src := &Source{Grant: &JSONGrant{LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + "/auth/refresh",
+	src := &Source{Grant: &JSONGrant{LoginURL: ds.LoginURL(), RefreshURL: ds.RefreshURL(),
 		Username: "alice", Password: "wonderland", Now: clock.Now}, Store: store, Now: clock.Now}
 	t.Cleanup(func() { _ = src.Close(context.Background()) })
 	ctx := context.Background()
@@ -181,7 +176,7 @@ func TestRotationKeepsTokenFromAnswerWithoutAccessToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds.SetMutateTokenResponse(func(op string, b map[string]any) {
-		if op == demoserver.OpRefresh {
+		if op == authtest.OpRefresh {
 			delete(b, "access_token")
 		}
 	})
@@ -197,7 +192,7 @@ func TestRotationKeepsTokenFromAnswerWithoutAccessToken(t *testing.T) {
 	if _, err := src.Token(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := ds.Stats(); st.Logins != 1 || st.ReuseDetections != 0 || st.MaxPresentations != 1 {
+	if st := ds.Counters(); st.Logins != 1 || st.Reuses != 0 || st.MaxPresentations != 1 {
 		t.Fatalf("server stats %+v: want 1 login, 0 replays, each refresh token sent once", st)
 	}
 }
@@ -205,18 +200,16 @@ func TestRotationKeepsTokenFromAnswerWithoutAccessToken(t *testing.T) {
 // TestLoginWrongPasswordAnswered500SentOnce: a server that answers a wrong
 // password with 500 receives it once, not once per retry.
 func TestLoginWrongPasswordAnswered500SentOnce(t *testing.T) {
-	ds := demoserver.New(demoserver.Config{BadCredentialsStatus: 500})
-	ts := httptest.NewServer(ds)
-	t.Cleanup(ts.Close)
+	ds := authtest.NewServer(t, authtest.Options{BadCredentialsStatus: 500})
 	for _, g := range []Grant{
-		&JSONGrant{LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + "/auth/refresh", Username: "alice", Password: "wrong"},
-		&PasswordGrant{TokenURL: ts.URL + "/oauth2/token", ClientID: "cli", Username: "alice", Password: "wrong"},
+		&JSONGrant{LoginURL: ds.LoginURL(), RefreshURL: ds.RefreshURL(), Username: "alice", Password: "wrong"},
+		&PasswordGrant{TokenURL: ds.TokenURL(), ClientID: ds.ClientID, ClientSecret: ds.ClientSecret, Username: "alice", Password: "wrong"},
 	} {
-		before := ds.Stats().LoginRequests
+		before := ds.Counters().LoginRequests
 		if _, err := g.Login(context.Background()); err == nil {
 			t.Fatal("login with a wrong password succeeded")
 		}
-		if n := ds.Stats().LoginRequests - before; n != 1 {
+		if n := ds.Counters().LoginRequests - before; n != 1 {
 			t.Errorf("%T: the server received the password %d times, want 1", g, n)
 		}
 	}

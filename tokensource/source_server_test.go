@@ -3,24 +3,21 @@ package tokensource
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/memory"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
-func newServerSource(t *testing.T) (*demoserver.Server, *stClock, *Source) {
+func newServerSource(t *testing.T) (*authtest.Server, *stClock, *Source) {
 	t.Helper()
 	clock := newSTClock()
-	srv := demoserver.New(demoserver.Config{Now: clock.Now})
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	srv := authtest.NewServer(t, authtest.Options{Now: clock.Now})
 	src := &Source{
 		Grant: &JSONGrant{
-			LoginURL: ts.URL + "/auth/login", RefreshURL: ts.URL + "/auth/refresh",
+			LoginURL: srv.LoginURL(), RefreshURL: srv.RefreshURL(),
 			Username: "alice", Password: "wonderland", Now: clock.Now,
 			Retry: RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond},
 		},
@@ -44,7 +41,7 @@ func TestSourceFailingEndpointSharesOneRetrySchedule(t *testing.T) {
 	if _, err := src.Token(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.FailNext("/auth/refresh", 1_000_000, 503, "<html><body>Service Unavailable</body></html>")
+	srv.FailPath(srv.RefreshURL(), 1_000_000, authtest.Fault{Status: 503, Body: "<html><body>Service Unavailable</body></html>"})
 	clock.Advance(time.Hour)
 
 	var wg sync.WaitGroup
@@ -59,7 +56,7 @@ func TestSourceFailingEndpointSharesOneRetrySchedule(t *testing.T) {
 			t.Fatalf("caller %d: err = %v, want a transient *TokenError with status 503", i, err)
 		}
 	}
-	st := srv.Stats()
+	st := srv.Counters()
 	// Callers that arrive after the shared refresh failed may start one more,
 	// so allow a few schedules, never one per caller.
 	if st.InjectedFailures < 3 || st.InjectedFailures > 3*5 {
@@ -92,7 +89,7 @@ func TestSourceRevokedFamilyLogsIn(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if st := srv.Stats(); st.Logins != 2 || st.FailedRefreshes != 1 || st.ReuseDetections != 0 {
+	if st := srv.Counters(); st.Logins != 2 || st.FailedRefreshes != 1 || st.Reuses != 0 {
 		t.Fatalf("stats %+v: want 2 logins, 1 failed refresh, no reuse", st)
 	}
 }

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
@@ -109,7 +109,7 @@ func BenchmarkLoopback(b *testing.B) {
 // revoked every access token: all get 401, exactly one refresh runs, all
 // retry with the new token. One op is the whole storm.
 func BenchmarkStorm(b *testing.B) {
-	s := newSession(b, demoserver.Config{})
+	s := newSession(b, authtest.Options{})
 	base := &http.Transport{MaxIdleConnsPerHost: 1000}
 	b.Cleanup(base.CloseIdleConnections)
 	client := &http.Client{Transport: &transport.Transport{Source: s.src, Base: base}}
@@ -127,7 +127,7 @@ func BenchmarkStorm(b *testing.B) {
 		b.Fatalf("first GET = %d", st)
 	}
 	const n = 1000
-	before := s.demo.Stats().Refreshes
+	before := s.demo.Counters().Refreshes
 	b.ReportAllocs()
 	b.ResetTimer()
 	iters := 0
@@ -144,7 +144,7 @@ func BenchmarkStorm(b *testing.B) {
 		}
 		wg.Wait()
 	}
-	refreshes := s.demo.Stats().Refreshes - before
+	refreshes := s.demo.Counters().Refreshes - before
 	b.ReportMetric(float64(refreshes)/float64(iters), "refreshes/op")
 	if refreshes != int64(iters) {
 		b.Errorf("%d refreshes for %d storms, want one each", refreshes, iters)

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
@@ -17,15 +16,17 @@ import (
 // obtained on the first request; when the server revokes it, the 401 is
 // intercepted, the token renewed once and the request retried.
 func ExampleTransport() {
-	demo := demoserver.New(demoserver.Config{})
-	srv := httptest.NewServer(demo)
+	srv, err := authtest.New(authtest.Options{}) // in a test: authtest.NewServer(t, ...)
+	if err != nil {
+		panic(err)
+	}
 	defer srv.Close()
 
 	src := &tokensource.Source{Grant: &tokensource.JSONGrant{
-		LoginURL:   srv.URL + "/auth/login",
-		RefreshURL: srv.URL + "/auth/refresh",
-		Username:   "alice",
-		Password:   "wonderland",
+		LoginURL:   srv.LoginURL(),
+		RefreshURL: srv.RefreshURL(),
+		Username:   srv.User,
+		Password:   srv.Password,
 	}}
 	defer src.Close(context.Background()) // finish any refresh before exit
 
@@ -36,7 +37,7 @@ func ExampleTransport() {
 		},
 	}}
 	get := func() {
-		resp, err := client.Get(srv.URL + "/api/profile")
+		resp, err := client.Get(srv.APIURL("/profile"))
 		if err != nil {
 			fmt.Println("error:", err)
 			return
@@ -47,9 +48,9 @@ func ExampleTransport() {
 	}
 
 	get()
-	demo.RevokeAccessTokens()
+	srv.RevokeAccessTokens()
 	get()
-	fmt.Println("refreshes:", demo.Stats().Refreshes)
+	fmt.Println("refreshes:", srv.Counters().Refreshes)
 	// Output:
 	// 200 {"email":"alice@example.com","user":"alice"}
 	// event: unauthorized

@@ -5,36 +5,33 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
-// session is a real Source with a JSON grant against a demoserver on
+// session is a real Source with a JSON grant against an authtest server on
 // loopback, and a client whose Transport is ours.
 type session struct {
-	demo   *demoserver.Server
+	demo   *authtest.Server
 	url    string
 	src    *tokensource.Source
 	client *http.Client
 }
 
-func newSession(tb testing.TB, cfg demoserver.Config) *session {
+func newSession(tb testing.TB, opts authtest.Options) *session {
 	tb.Helper()
-	demo := demoserver.New(cfg)
-	ts := httptest.NewServer(demo)
-	tb.Cleanup(ts.Close)
+	demo := authtest.NewServer(tb, opts)
 	grantBase := &http.Transport{}
 	tb.Cleanup(grantBase.CloseIdleConnections)
 	src := &tokensource.Source{Grant: &tokensource.JSONGrant{
-		LoginURL:   ts.URL + "/auth/login",
-		RefreshURL: ts.URL + "/auth/refresh",
+		LoginURL:   demo.LoginURL(),
+		RefreshURL: demo.RefreshURL(),
 		Username:   "alice",
 		Password:   "wonderland",
 		HTTPClient: &http.Client{Transport: grantBase, Timeout: 30 * time.Second},
@@ -50,7 +47,7 @@ func newSession(tb testing.TB, cfg demoserver.Config) *session {
 	tb.Cleanup(base.CloseIdleConnections)
 	return &session{
 		demo:   demo,
-		url:    ts.URL,
+		url:    demo.URL,
 		src:    src,
 		client: &http.Client{Transport: &transport.Transport{Source: src, Base: base}},
 	}
@@ -69,7 +66,7 @@ func (s *session) get(tb testing.TB, path string) (int, string) {
 }
 
 func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
-	s := newSession(t, demoserver.Config{})
+	s := newSession(t, authtest.Options{})
 	if status, _ := s.get(t, "/api/profile"); status != 200 {
 		t.Fatalf("first GET = %d, want 200", status)
 	}
@@ -87,10 +84,10 @@ func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
 			t.Errorf("request %d: status %d, want 200", i, st)
 		}
 	}
-	st := s.demo.Stats()
-	if st.Refreshes != 1 || st.Logins != 1 || st.ReuseDetections != 0 {
+	st := s.demo.Counters()
+	if st.Refreshes != 1 || st.Logins != 1 || st.Reuses != 0 {
 		t.Errorf("server stats: refreshes %d, logins %d, reuse detections %d; want 1, 1, 0",
-			st.Refreshes, st.Logins, st.ReuseDetections)
+			st.Refreshes, st.Logins, st.Reuses)
 	}
 }
 
@@ -99,11 +96,11 @@ func TestIntegrationRevokedTokenStormRefreshesOnce(t *testing.T) {
 // context.DeadlineExceeded; the refresh goes on and the patient requests
 // all succeed on that one refresh.
 func TestIntegrationDeadlineShorterThanSlowRefresh(t *testing.T) {
-	s := newSession(t, demoserver.Config{})
+	s := newSession(t, authtest.Options{})
 	if status, _ := s.get(t, "/api/profile"); status != 200 {
 		t.Fatalf("first GET = %d, want 200", status)
 	}
-	s.demo.SetDelay("/auth/refresh", time.Second)
+	s.demo.SetDelay(s.demo.RefreshURL(), time.Second)
 	s.demo.RevokeAccessTokens()
 
 	var wg sync.WaitGroup
@@ -127,13 +124,13 @@ func TestIntegrationDeadlineShorterThanSlowRefresh(t *testing.T) {
 			t.Errorf("patient request %d: status %d, want 200", i, st)
 		}
 	}
-	if st := s.demo.Stats(); st.Refreshes != 1 || st.Logins != 1 {
+	if st := s.demo.Counters(); st.Refreshes != 1 || st.Logins != 1 {
 		t.Errorf("server stats: refreshes %d, logins %d; want 1, 1", st.Refreshes, st.Logins)
 	}
 }
 
 func TestIntegrationPostReplayedAfterRevocation(t *testing.T) {
-	s := newSession(t, demoserver.Config{})
+	s := newSession(t, authtest.Options{})
 	if status, _ := s.get(t, "/api/profile"); status != 200 {
 		t.Fatalf("first GET = %d, want 200", status)
 	}
@@ -147,13 +144,13 @@ func TestIntegrationPostReplayedAfterRevocation(t *testing.T) {
 	if resp.StatusCode != 200 || string(b) != `{"n":1}` {
 		t.Errorf("POST = %d %q, want 200 with the body echoed", resp.StatusCode, b)
 	}
-	if got := s.demo.Stats().Refreshes; got != 1 {
+	if got := s.demo.Counters().Refreshes; got != 1 {
 		t.Errorf("refreshes = %d, want 1", got)
 	}
 }
 
 func TestIntegrationRevokedSessionLogsInAgain(t *testing.T) {
-	s := newSession(t, demoserver.Config{Users: map[string]string{"alice": "wonderland"}})
+	s := newSession(t, authtest.Options{Users: map[string]string{"alice": "wonderland"}})
 	if status, _ := s.get(t, "/api/profile"); status != 200 {
 		t.Fatalf("first GET = %d, want 200", status)
 	}
@@ -163,13 +160,13 @@ func TestIntegrationRevokedSessionLogsInAgain(t *testing.T) {
 	if status, _ := s.get(t, "/api/profile"); status != 200 {
 		t.Fatalf("GET after RevokeAll = %d, want 200 via re-login", status)
 	}
-	if st := s.demo.Stats(); st.Logins != 2 {
+	if st := s.demo.Counters(); st.Logins != 2 {
 		t.Errorf("logins = %d, want 2", st.Logins)
 	}
 }
 
 func TestIntegrationWrongPasswordIsReauthRequired(t *testing.T) {
-	s := newSession(t, demoserver.Config{Users: map[string]string{"alice": "other"}})
+	s := newSession(t, authtest.Options{Users: map[string]string{"alice": "other"}})
 	_, err := s.client.Get(s.url + "/api/profile")
 	if !errors.Is(err, tokensource.ErrReauthRequired) {
 		t.Fatalf("GET error = %v, want ErrReauthRequired", err)

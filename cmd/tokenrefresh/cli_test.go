@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 func TestHelpGolden(t *testing.T) {
@@ -361,7 +362,7 @@ func TestGetNeedsReloginExit3(t *testing.T) {
 		"--username", "alice", "--password-stdin", "--store", "file"); code != exitOK {
 		t.Fatalf("login = %d: %s", code, te.errOut.String())
 	}
-	srv.Server.RevokeAll()
+	srv.RevokeAll()
 	te.errOut.Reset()
 	code := te.run(t, "get", srv.URL+"/api/profile")
 	if code != exitReauth {
@@ -379,7 +380,7 @@ func TestGetNeedsReloginExit3(t *testing.T) {
 	if !strings.Contains(te.out.String(), "alice") {
 		t.Errorf("stdout = %q, want alice's profile", te.out.String())
 	}
-	if st := srv.Server.Stats(); st.Logins != 2 {
+	if st := srv.Counters(); st.Logins != 2 {
 		t.Errorf("server logins = %d, want 2 (login, then re-login)", st.Logins)
 	}
 }
@@ -407,7 +408,7 @@ func TestLogoutWhenRevocationFails(t *testing.T) {
 		"--logout-url", srv.URL+"/auth/logout", "--username", "alice", "--password-stdin", "--store", "file"); code != exitOK {
 		t.Fatalf("login = %d: %s", code, te.errOut.String())
 	}
-	srv.Server.FailNext("/auth/logout", 5, http.StatusBadRequest, `{"error":"invalid_request"}`)
+	srv.FailPath(srv.LogoutURL(), 5, authtest.Fault{Status: http.StatusBadRequest, Body: `{"error":"invalid_request"}`})
 	te.out.Reset()
 	if code := te.run(t, "logout"); code != exitOK {
 		t.Fatalf("logout = %d: %s", code, te.errOut.String())
@@ -438,7 +439,7 @@ func TestGetSendsTheTokenOnlyToTheProfilesAPIs(t *testing.T) {
 	}
 	login()
 	otherURL := other.URL + "/api/profile"
-	before := other.Server.Stats()
+	before := other.Counters()
 	te.errOut.Reset()
 	if code := te.run(t, "get", otherURL); code != exitUsage {
 		t.Fatalf("get to another origin = %d, want %d (usage)", code, exitUsage)
@@ -447,7 +448,7 @@ func TestGetSendsTheTokenOnlyToTheProfilesAPIs(t *testing.T) {
 		!strings.Contains(msg, "--allow-host") || strings.Count(msg, "\n") != 1 {
 		t.Errorf("stderr = %q, want one line naming the origin and --allow-host", msg)
 	}
-	if after := other.Server.Stats(); after.Unauthorized+after.Resources != before.Unauthorized+before.Resources {
+	if after := other.Counters(); after.Unauthorized+after.Resources != before.Unauthorized+before.Resources {
 		t.Fatal("the other origin received a request")
 	}
 	// Allowed for one call: the other server sees the (foreign) token and
@@ -455,7 +456,7 @@ func TestGetSendsTheTokenOnlyToTheProfilesAPIs(t *testing.T) {
 	u, _ := url.Parse(other.URL)
 	te.errOut.Reset()
 	te.run(t, "get", "--allow-host", u.Host, otherURL)
-	if after := other.Server.Stats(); after.Unauthorized+after.Resources == before.Unauthorized+before.Resources {
+	if after := other.Counters(); after.Unauthorized+after.Resources == before.Unauthorized+before.Resources {
 		t.Fatalf("--allow-host %s did not let the call through: %s", u.Host, te.errOut.String())
 	}
 	// The profile's own origin works as before.

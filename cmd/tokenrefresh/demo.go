@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
@@ -32,10 +32,6 @@ Then a summary from the client's and the server's counters. With the
 default lifetimes it takes about 20 seconds. Exit status 0 means every
 request succeeded.
 `
-
-// demoPassword is the demo server's built-in password for "alice" (see
-// demoserver.Config). It is a published demo credential, not a secret.
-const demoPassword = "wonderland"
 
 type demoOptions struct {
 	accessTTL  time.Duration
@@ -80,7 +76,7 @@ type demo struct {
 }
 
 func (o *demoOptions) run(ctx context.Context) (err error) {
-	srv, err := demoserver.StartContext(ctx, "", demoserver.Config{AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL})
+	srv, err := authtest.New(authtest.Options{AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL})
 	if err != nil {
 		return err
 	}
@@ -98,11 +94,12 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 	d := &demo{opts: o, base: srv.URL, tl: newTimeline(o.env.stdout, o.env.now)}
 	src := &tokensource.Source{
 		Grant: &tokensource.JSONGrant{
-			LoginURL:     srv.URL + "/auth/login",
-			RefreshURL:   srv.URL + "/auth/refresh",
-			LogoutURL:    srv.URL + "/auth/logout",
-			Username:     "alice",
-			PasswordFunc: func(context.Context) (string, error) { return demoPassword, nil },
+			LoginURL:   srv.LoginURL(),
+			RefreshURL: srv.RefreshURL(),
+			LogoutURL:  srv.LogoutURL(),
+			Username:   srv.User,
+			// The demo user's published password, as a prompt would give it.
+			PasswordFunc: func(context.Context) (string, error) { return srv.Password, nil },
 		},
 		Store:   store,
 		Key:     "demo",
@@ -111,7 +108,7 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 	d.client = &http.Client{Transport: &transport.Transport{Source: src, OnEvent: d.event}}
 	fmt.Fprintf(o.env.stdout, "Demo server at %s (access tokens live %s, refresh tokens %s)\n"+
 		"Client session stored in a temporary file store\n", srv.URL, o.accessTTL, o.refreshTTL)
-	if err := d.script(ctx, srv.Server); err != nil {
+	if err := d.script(ctx, srv); err != nil {
 		return err
 	}
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -120,11 +117,11 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 		return err
 	}
 	d.tl.printf("logout: session revoked on the server")
-	return d.summary(srv.Server.Stats())
+	return d.summary(srv.Counters())
 }
 
 // script runs the four phases described in demoUsage.
-func (d *demo) script(ctx context.Context, srv *demoserver.Server) error {
+func (d *demo) script(ctx context.Context, srv *authtest.Server) error {
 	ttl := d.opts.accessTTL
 	d.tl.header("1. sequential calls across access-token expiries")
 	paths := []string{"/api/profile", "/api/items", "/api/items/1", "/api/items/2", "/api/items/3"}
@@ -244,19 +241,19 @@ func ms(d time.Duration) string {
 }
 
 // summary prints the counters and fails unless every request succeeded.
-func (d *demo) summary(st demoserver.Stats) error {
+func (d *demo) summary(st authtest.Counters) error {
 	w := d.opts.env.stdout
 	req, ok := d.requests.Load(), d.successes.Load()
 	fmt.Fprintf(w, "\nSummary after %s\n", d.tl.elapsed().Round(10*time.Millisecond))
 	fmt.Fprintf(w, "  client: %d requests, %d succeeded, %d failed; %d logins, %d refreshes, %d 401s intercepted\n",
 		req, ok, req-ok, d.logins.Load(), d.refreshes.Load(), d.e401.Load())
 	fmt.Fprintf(w, "  server: %d logins, %d refreshes, %d 401 answers, %d refresh-token reuses detected, %d revocations\n",
-		st.Logins, st.Refreshes, st.Unauthorized, st.ReuseDetections, st.Revocations)
+		st.Logins, st.Refreshes, st.Unauthorized, st.Reuses, st.Revocations)
 	if ok != req {
 		return fmt.Errorf("%d of %d demo requests failed", req-ok, req)
 	}
-	if st.ReuseDetections != 0 {
-		return fmt.Errorf("the server saw a refresh token reused %d times", st.ReuseDetections)
+	if st.Reuses != 0 {
+		return fmt.Errorf("the server saw a refresh token reused %d times", st.Reuses)
 	}
 	return nil
 }

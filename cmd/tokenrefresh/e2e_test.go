@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 const (
@@ -27,17 +27,12 @@ const (
 
 // startDemo serves the demo server on loopback until the test ends. Zero
 // lifetimes mean the server's defaults.
-func startDemo(t *testing.T, access, refresh time.Duration) *demoserver.Running {
+func startDemo(t *testing.T, access, refresh time.Duration) *authtest.Server {
 	t.Helper()
-	srv, err := demoserver.Start("", demoserver.Config{
+	return authtest.NewServer(t, authtest.Options{
 		AccessTTL: access, RefreshTTL: refresh,
 		ClientID: e2eClientID, ClientSecret: e2eClientSecret,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
 }
 
 // cli runs the built binary with a private config directory.
@@ -123,7 +118,7 @@ func TestE2ESession(t *testing.T) {
 			// Past the access token's lifetime: the next get must refresh.
 			time.Sleep(1200 * time.Millisecond)
 			c.must(exitOK, "", nil, "get", srv.URL+"/api/items", srv.URL+"/api/items/1")
-			if st := srv.Server.Stats(); st.Refreshes < 1 || st.Logins != 1 {
+			if st := srv.Counters(); st.Refreshes < 1 || st.Logins != 1 {
 				t.Errorf("server stats after expiry: %+v, want >= 1 refresh and 1 login", st)
 			}
 			status := c.must(exitOK, "", nil, "status")
@@ -146,7 +141,7 @@ func TestE2ESession(t *testing.T) {
 			if !strings.Contains(out.stdout, "Logged out") {
 				t.Errorf("logout stdout = %q", out.stdout)
 			}
-			if st := srv.Server.Stats(); st.Revocations < 1 {
+			if st := srv.Counters(); st.Revocations < 1 {
 				t.Errorf("server revocations after logout = %d, want >= 1", st.Revocations)
 			}
 			after := c.must(exitReauth, "", nil, "token")
@@ -191,8 +186,8 @@ func TestE2EConcurrentProcesses(t *testing.T) {
 			if len(failures) > 0 {
 				t.Errorf("%d of %d get processes failed:\n%s", len(failures), workers*perWorker, strings.Join(failures, "\n"))
 			}
-			st := srv.Server.Stats()
-			if st.ReuseDetections != 0 || st.Logins != 1 || st.Refreshes < 2 {
+			st := srv.Counters()
+			if st.Reuses != 0 || st.Logins != 1 || st.Refreshes < 2 {
 				t.Errorf("server stats %+v: want 0 reuse detections, 1 login, >= 2 refreshes", st)
 			}
 			t.Logf("%s: %d processes, server stats %+v", mode, workers*perWorker, st)
@@ -218,7 +213,7 @@ func TestE2EGetParallelSharesOneRefresh(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, `{"id":1,`) {
 		t.Errorf("bodies not in argument order: %q", r.stdout)
 	}
-	if st := srv.Server.Stats(); st.Refreshes != 1 {
+	if st := srv.Counters(); st.Refreshes != 1 {
 		t.Errorf("server refreshes = %d, want 1 shared by 16 requests", st.Refreshes)
 	}
 }
@@ -246,7 +241,7 @@ func TestE2EProfileFileHasNoSecret(t *testing.T) {
 	// find it through the saved path, with no flags.
 	time.Sleep(1200 * time.Millisecond)
 	c.must(exitOK, "", nil, "get", srv.URL+"/api/profile")
-	if st := srv.Server.Stats(); st.Refreshes < 1 {
+	if st := srv.Counters(); st.Refreshes < 1 {
 		t.Errorf("server refreshes = %d, want at least 1", st.Refreshes)
 	}
 }
@@ -279,7 +274,7 @@ func TestE2EKeyring(t *testing.T) {
 	if !strings.Contains(status.stdout, "keyring") || !strings.Contains(status.stdout, "active") {
 		t.Errorf("status:\n%s\nwant the keyring store and an active session", status.stdout)
 	}
-	if st := srv.Server.Stats(); st.Refreshes < 1 {
+	if st := srv.Counters(); st.Refreshes < 1 {
 		t.Errorf("server refreshes = %d, want at least 1", st.Refreshes)
 	}
 	entries, _ := filepath.Glob(filepath.Join(c.dir, "tokens", "*.json"))
@@ -340,12 +335,12 @@ func TestE2EServeDemo(t *testing.T) {
 	if tok := strings.TrimSpace(c.must(exitOK, "", nil, "token").stdout); strings.Contains(debug.stderr, tok) {
 		t.Errorf("the debug log contains the access token")
 	}
-	var stats demoserver.Stats
+	var stats authtest.Counters
 	statsReq, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/stats", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	statsReq.Header.Set(demoserver.DebugHeader, "1") // debug endpoints refuse calls without it
+	statsReq.Header.Set(authtest.DebugHeader, "1") // debug endpoints refuse calls without it
 	statsResp, err := http.DefaultClient.Do(statsReq)
 	if err != nil {
 		t.Fatal(err)

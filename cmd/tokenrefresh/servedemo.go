@@ -8,15 +8,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 const serveDemoUsage = `Usage:
   tokenrefresh serve-demo [--addr 127.0.0.1:8080] [--access-ttl 15m] [--refresh-ttl 12h]
 
 Runs the demo API and authorization server on a loopback address until
-interrupted. The first line on stdout is its base URL; token events (never
-token values) are logged to stderr.
+interrupted: the fake server of the Go test kit
+github.com/tokenrefresh/tokenrefresh/tokensource/authtest, for tests
+that drive it from another process. The first line on stdout is its base
+URL; token events (never token values) are logged to stderr.
 
 Endpoints: POST /auth/login, /auth/refresh, /auth/logout (JSON API);
 POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009); GET /api/profile,
@@ -31,6 +33,7 @@ Each call must come from a loopback client, name a loopback host
 "X-Tokenrefresh-Debug: 1"; anything else gets 403, so no web page can use
 them. The POSTs take form or query parameters and answer 204.
   GET  /debug/stats           server counters as JSON
+  GET  /debug/events          the event log as JSON (tokens as labels only)
   POST /debug/revoke-access   revoke every access token (clients must refresh)
   POST /debug/revoke-all      revoke every token (clients must log in again)
   POST /debug/fail?path=P&n=N&status=S[&body=B][&header=Name:+value]
@@ -63,8 +66,8 @@ func parseServeDemo(e *env, args []string) (func(context.Context) error, error) 
 	o := &serveDemoOptions{env: e}
 	fs := newFlagSet("serve-demo")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "loopback `address` to listen on (port 0 picks a free one)")
-	fs.DurationVar(&o.accessTTL, "access-ttl", demoserver.DefaultAccessTTL, "access token `lifetime`")
-	fs.DurationVar(&o.refreshTTL, "refresh-ttl", demoserver.DefaultRefreshTTL, "refresh token `lifetime`")
+	fs.DurationVar(&o.accessTTL, "access-ttl", authtest.DefaultAccessTTL, "access token `lifetime`")
+	fs.DurationVar(&o.refreshTTL, "refresh-ttl", authtest.DefaultRefreshTTL, "refresh token `lifetime`")
 	fs.StringVar(&o.usersFile, "users-file", "", "`file` of user:password lines (default: alice:wonderland)")
 	fs.Var(&o.users, "user", "a `name:password` user; repeat for more (default: alice:wonderland)")
 	fs.StringVar(&o.clientID, "client-id", "", "OAuth2 client `id` to require; the secret comes from TOKENREFRESH_CLIENT_SECRET (default: any client)")
@@ -83,42 +86,48 @@ func parseServeDemo(e *env, args []string) (func(context.Context) error, error) 
 
 func (o *serveDemoOptions) run(ctx context.Context) error {
 	e := o.env
-	cfg := demoserver.Config{
-		AccessTTL:    o.accessTTL,
-		RefreshTTL:   o.refreshTTL,
-		ClientID:     o.clientID,
-		ClientSecret: e.getenv("TOKENREFRESH_CLIENT_SECRET"),
-		Logger:       slog.New(slog.NewTextHandler(e.stderr, nil)),
+	opts := authtest.Options{
+		Addr:       o.addr,
+		AccessTTL:  o.accessTTL,
+		RefreshTTL: o.refreshTTL,
+		Logger:     slog.New(slog.NewTextHandler(e.stderr, nil)),
+	}
+	if o.clientID == "" {
+		opts.AnyClient = true
+	} else {
+		opts.ClientID, opts.ClientSecret = o.clientID, e.getenv("TOKENREFRESH_CLIENT_SECRET")
+		opts.PublicClient = opts.ClientSecret == "" // the id alone, as before
 	}
 	if o.usersFile != "" {
 		f, err := os.Open(o.usersFile)
 		if err != nil {
 			return err
 		}
-		cfg.Users, err = demoserver.LoadUsers(f)
+		opts.Users, err = authtest.LoadUsers(f)
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
-	if len(o.users) > 0 && cfg.Users == nil {
-		cfg.Users = map[string]string{}
+	if len(o.users) > 0 && opts.Users == nil {
+		opts.Users = map[string]string{}
 	}
 	for name, pw := range o.users {
-		cfg.Users[name] = pw
+		opts.Users[name] = pw
 	}
-	srv, err := demoserver.StartContext(ctx, o.addr, cfg)
+	srv, err := authtest.New(opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, srv.URL)
-	<-srv.Done()
-	if ctx.Err() != nil {
+	select {
+	case <-ctx.Done():
 		// Interrupted: the normal way to stop.
 		_ = srv.Close()
 		return nil
+	case <-srv.Done():
+		return srv.Close() // serving failed: say why
 	}
-	return srv.Close()
 }
 
 // userFlag collects repeated --user name:password values.

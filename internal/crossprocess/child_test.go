@@ -13,6 +13,7 @@ import (
 	"github.com/tokenrefresh/tokenrefresh/storage"
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
@@ -46,7 +47,7 @@ func newSource(dir, base string, store storage.Store, onEvent func(tokensource.E
 	}
 	if os.Getenv(envGrant) == "oauth2" {
 		grant = &tokensource.PasswordGrant{
-			TokenURL: base + "/oauth2/token", ClientID: "crossprocess",
+			TokenURL: base + "/oauth2/token", ClientID: authtest.DefaultClientID, ClientSecret: authtest.DefaultClientSecret,
 			Username: "alice", Password: "wonderland",
 		}
 	}

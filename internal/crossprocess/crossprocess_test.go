@@ -16,9 +16,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
 func TestMain(m *testing.M) {
@@ -30,13 +30,9 @@ func TestMain(m *testing.M) {
 
 // setup starts the demo server and logs in once, leaving the session in a
 // file store for the children.
-func setup(t *testing.T, accessTTL time.Duration) (*demoserver.Running, string) {
+func setup(t *testing.T, accessTTL time.Duration) (*authtest.Server, string) {
 	t.Helper()
-	srv, err := demoserver.Start("", demoserver.Config{AccessTTL: accessTTL, RefreshTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := authtest.NewServer(t, authtest.Options{AccessTTL: accessTTL, RefreshTTL: time.Hour})
 	dir := t.TempDir()
 	src, err := newSource(dir, srv.URL, nil, nil)
 	if err != nil {
@@ -104,8 +100,8 @@ func TestWorkersShareOneLogin(t *testing.T) {
 		total.Refreshes += r.Refreshes
 		total.Adopted += r.Adopted
 	}
-	st := srv.Server.Stats()
-	if st.Logins != 1 || st.ReuseDetections != 0 || st.FailedRefreshes != 0 {
+	st := srv.Counters()
+	if st.Logins != 1 || st.Reuses != 0 || st.FailedRefreshes != 0 {
 		t.Errorf("server stats %+v: want 1 login, no reuse, no failed refresh", st)
 	}
 	if int64(total.Refreshes) != st.Refreshes {
@@ -199,10 +195,10 @@ func crashLoop(t *testing.T, kills int) {
 	if err := src.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st := srv.Server.Stats()
-	if st.ReuseDetections != 0 || st.MaxPresentations > 1 {
+	st := srv.Counters()
+	if st.Reuses != 0 || st.MaxPresentations > 1 {
 		t.Errorf("server saw %d replays of a spent refresh token and one token presented %d times; want 0 and at most 1",
-			st.ReuseDetections, st.MaxPresentations)
+			st.Reuses, st.MaxPresentations)
 	}
 	relogins := st.Logins - 1
 	if relogins > int64(counts["killed inside the rotation window"]) {
@@ -213,7 +209,7 @@ func crashLoop(t *testing.T, kills int) {
 		t.Errorf("%d temporary files left behind by killed writes: %v", len(leftovers), leftovers)
 	}
 	t.Logf("%d kills: %v; server: %d refreshes, %d re-logins, %d replays of a spent refresh token, max %d sends of one refresh token; %d leftover temp files",
-		kills, counts, st.Refreshes, relogins, st.ReuseDetections, st.MaxPresentations, len(leftovers))
+		kills, counts, st.Refreshes, relogins, st.Reuses, st.MaxPresentations, len(leftovers))
 }
 
 // runAndKill starts a crasher, waits until it is ready, lets it refresh for

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"net/http"
@@ -8,8 +8,8 @@ import (
 )
 
 func TestLoginRefreshResource(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
-	r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
+	s := NewServer(t, Options{})
+	r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
 	if r.status != http.StatusOK {
 		t.Fatalf("login status = %d, want 200; body %s", r.status, r.body)
 	}
@@ -20,93 +20,93 @@ func TestLoginRefreshResource(t *testing.T) {
 	if r.str("token_type") != "Bearer" || r.json["expires_in"] != float64(900) || r.json["refresh_expires_in"] != float64(43200) {
 		t.Errorf("login response = %v, want Bearer, 900, 43200", r.json)
 	}
-	if got := get(t, ts.URL, "/api/profile", at); got.status != 200 || got.str("user") != "alice" {
+	if got := get(t, s.URL, "/api/profile", at); got.status != 200 || got.str("user") != "alice" {
 		t.Fatalf("profile = %d %s, want 200 alice", got.status, got.body)
 	}
-	r2 := refresh(t, ts.URL, rt)
+	r2 := refresh(t, s.URL, rt)
 	if r2.status != http.StatusOK {
 		t.Fatalf("refresh status = %d, body %s", r2.status, r2.body)
 	}
 	if r2.str("refresh_token") == rt || r2.str("access_token") == at {
 		t.Errorf("refresh did not rotate the pair")
 	}
-	if got := get(t, ts.URL, "/api/profile", r2.str("access_token")); got.status != 200 {
+	if got := get(t, s.URL, "/api/profile", r2.str("access_token")); got.status != 200 {
 		t.Errorf("profile with refreshed token = %d, want 200", got.status)
 	}
-	st := s.Stats()
+	st := s.Counters()
 	if st.Logins != 1 || st.Refreshes != 1 || st.Resources != 2 || st.ActiveFamilies != 1 {
-		t.Errorf("Stats() = %+v, want 1 login, 1 refresh, 2 resources, 1 family", st)
+		t.Errorf("Counters() = %+v, want 1 login, 1 refresh, 2 resources, 1 family", st)
 	}
 }
 
 func TestRefreshReuseRevokesFamily(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
-	at1, rt1 := login(t, ts.URL)
-	r2 := refresh(t, ts.URL, rt1)
+	s := NewServer(t, Options{})
+	at1, rt1 := login(t, s.URL)
+	r2 := refresh(t, s.URL, rt1)
 	if r2.status != http.StatusOK {
 		t.Fatalf("first refresh = %d, want 200", r2.status)
 	}
 	at2, rt2 := r2.str("access_token"), r2.str("refresh_token")
 
-	reuse := refresh(t, ts.URL, rt1)
+	reuse := refresh(t, s.URL, rt1)
 	if reuse.status != http.StatusUnauthorized || reuse.str("error") != "invalid_grant" ||
 		reuse.str("error_description") != "refresh token reused" {
 		t.Fatalf("reuse = %d %s, want 401 invalid_grant refresh token reused", reuse.status, reuse.body)
 	}
 	for name, at := range map[string]string{"rotated-from access": at1, "rotated-to access": at2} {
-		if got := get(t, ts.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
+		if got := get(t, s.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
 			t.Errorf("%s token after reuse: status %d, want 401", name, got.status)
 		}
 	}
-	if got := refresh(t, ts.URL, rt2); got.status != http.StatusUnauthorized || got.str("error") != "invalid_grant" {
+	if got := refresh(t, s.URL, rt2); got.status != http.StatusUnauthorized || got.str("error") != "invalid_grant" {
 		t.Errorf("rotated-to refresh token after reuse = %d %s, want 401 invalid_grant", got.status, got.body)
 	}
 	// A fresh login is a new family, unaffected.
-	at3, _ := login(t, ts.URL)
-	if got := get(t, ts.URL, "/api/profile", at3); got.status != http.StatusOK {
+	at3, _ := login(t, s.URL)
+	if got := get(t, s.URL, "/api/profile", at3); got.status != http.StatusOK {
 		t.Errorf("new family's token: status %d, want 200", got.status)
 	}
-	st := s.Stats()
-	if st.ReuseDetections != 1 || st.Refreshes != 1 || st.FailedRefreshes != 2 || st.ActiveFamilies != 1 {
-		t.Errorf("Stats() = %+v, want 1 reuse, 1 refresh, 2 failed refreshes, 1 active family", st)
+	st := s.Counters()
+	if st.Reuses != 1 || st.Refreshes != 1 || st.FailedRefreshes != 2 || st.ActiveFamilies != 1 {
+		t.Errorf("Counters() = %+v, want 1 reuse, 1 refresh, 2 failed refreshes, 1 active family", st)
 	}
 }
 
 func TestExpiryWithInjectedClock(t *testing.T) {
 	clk := newFakeClock()
-	s, ts := newTestServer(t, Config{AccessTTL: time.Minute, RefreshTTL: time.Hour, Now: clk.Now})
-	r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
+	s := NewServer(t, Options{AccessTTL: time.Minute, RefreshTTL: time.Hour, Now: clk.Now})
+	r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
 	if r.json["expires_in"] != float64(60) || r.json["refresh_expires_in"] != float64(3600) {
 		t.Errorf("lifetimes = %v/%v, want 60/3600", r.json["expires_in"], r.json["refresh_expires_in"])
 	}
 	at, rt := r.str("access_token"), r.str("refresh_token")
 
 	clk.Advance(time.Minute - time.Second)
-	if got := get(t, ts.URL, "/api/profile", at); got.status != http.StatusOK {
+	if got := get(t, s.URL, "/api/profile", at); got.status != http.StatusOK {
 		t.Fatalf("before expiry: status %d, want 200", got.status)
 	}
 	clk.Advance(time.Second)
-	got := get(t, ts.URL, "/api/profile", at)
+	got := get(t, s.URL, "/api/profile", at)
 	if got.status != http.StatusUnauthorized || !strings.Contains(got.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 		t.Fatalf("at expiry: %d %q, want 401 invalid_token", got.status, got.header.Get("WWW-Authenticate"))
 	}
-	r2 := refresh(t, ts.URL, rt)
+	r2 := refresh(t, s.URL, rt)
 	if r2.status != http.StatusOK {
 		t.Fatalf("refresh after access expiry = %d, want 200", r2.status)
 	}
 	// The new refresh token lives RefreshTTL from its own issue.
 	clk.Advance(time.Hour)
-	r3 := refresh(t, ts.URL, r2.str("refresh_token"))
+	r3 := refresh(t, s.URL, r2.str("refresh_token"))
 	if r3.status != http.StatusUnauthorized || r3.str("error_description") != "refresh token expired" {
 		t.Errorf("expired refresh = %d %s, want 401 refresh token expired", r3.status, r3.body)
 	}
-	if st := s.Stats(); st.ActiveFamilies != 0 || st.ReuseDetections != 0 {
-		t.Errorf("Stats() = %+v, want no active family and no reuse", st)
+	if st := s.Counters(); st.ActiveFamilies != 0 || st.Reuses != 0 {
+		t.Errorf("Counters() = %+v, want no active family and no reuse", st)
 	}
 }
 
 func TestJSONAPIErrors(t *testing.T) {
-	s, ts := newTestServer(t, Config{Users: map[string]string{"bob": "pw"}})
+	s := NewServer(t, Options{Users: map[string]string{"bob": "pw"}})
 	tests := []struct {
 		name, path, body string
 		want             int
@@ -124,17 +124,17 @@ func TestJSONAPIErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := postJSON(t, ts.URL, tt.path, tt.body)
+			r := postJSON(t, s.URL, tt.path, tt.body)
 			if r.status != tt.want || r.str("error") != tt.wantErr {
 				t.Errorf("POST %s = %d %q, want %d %q", tt.path, r.status, r.str("error"), tt.want, tt.wantErr)
 			}
 		})
 	}
-	if got := get(t, ts.URL, "/auth/login", ""); got.status != http.StatusMethodNotAllowed {
+	if got := get(t, s.URL, "/auth/login", ""); got.status != http.StatusMethodNotAllowed {
 		t.Errorf("GET /auth/login = %d, want 405", got.status)
 	}
-	if st := s.Stats(); st.FailedLogins != 2 || st.Logins != 0 || st.FailedRefreshes != 1 {
-		t.Errorf("Stats() = %+v, want 2 failed logins, 0 logins, 1 failed refresh", st)
+	if st := s.Counters(); st.FailedLogins != 2 || st.Logins != 0 || st.FailedRefreshes != 1 {
+		t.Errorf("Counters() = %+v, want 2 failed logins, 0 logins, 1 failed refresh", st)
 	}
 }
 
@@ -150,9 +150,9 @@ func TestLogout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, ts := newTestServer(t, Config{})
-			at, rt := login(t, ts.URL)
-			req, err := http.NewRequest(http.MethodPost, ts.URL+"/auth/logout", strings.NewReader(tt.body(rt)))
+			s := NewServer(t, Options{})
+			at, rt := login(t, s.URL)
+			req, err := http.NewRequest(http.MethodPost, s.URL+"/auth/logout", strings.NewReader(tt.body(rt)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,18 +162,18 @@ func TestLogout(t *testing.T) {
 			if r := do(t, req); r.status != http.StatusNoContent {
 				t.Fatalf("logout = %d %s, want 204", r.status, r.body)
 			}
-			if got := get(t, ts.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
+			if got := get(t, s.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
 				t.Errorf("access token after logout: %d, want 401", got.status)
 			}
-			if got := refresh(t, ts.URL, rt); got.status != http.StatusUnauthorized {
+			if got := refresh(t, s.URL, rt); got.status != http.StatusUnauthorized {
 				t.Errorf("refresh after logout: %d, want 401", got.status)
 			}
-			if st := s.Stats(); st.Revocations != 1 || st.ActiveFamilies != 0 {
-				t.Errorf("Stats() = %+v, want 1 revocation, 0 active", st)
+			if st := s.Counters(); st.Revocations != 1 || st.ActiveFamilies != 0 {
+				t.Errorf("Counters() = %+v, want 1 revocation, 0 active", st)
 			}
 		})
 	}
-	_, ts := newTestServer(t, Config{})
+	ts := NewServer(t, Options{})
 	if r := postJSON(t, ts.URL, "/auth/logout", `{"refresh_token":"rt_unknown"}`); r.status != http.StatusNoContent {
 		t.Errorf("logout with unknown token = %d, want 204 (idempotent)", r.status)
 	}
@@ -182,20 +182,20 @@ func TestLogout(t *testing.T) {
 func TestResponseShapes(t *testing.T) {
 	tests := []struct {
 		name       string
-		cfg        Config
+		opts       Options
 		wantExp    any
 		wantType   string
 		wantRotate bool
 	}{
-		{"number", Config{}, float64(900), "Bearer", true},
-		{"string", Config{ExpiresIn: ExpiresInString}, "900", "Bearer", true},
-		{"omitted", Config{ExpiresIn: ExpiresInOmitted}, nil, "Bearer", true},
-		{"lowercase type", Config{TokenType: "bearer"}, float64(900), "bearer", true},
-		{"no rotation", Config{DisableRotation: true}, float64(900), "Bearer", false},
+		{"number", Options{}, float64(900), "Bearer", true},
+		{"string", Options{ExpiresIn: ExpiresInString}, "900", "Bearer", true},
+		{"omitted", Options{ExpiresIn: ExpiresInOmitted}, nil, "Bearer", true},
+		{"lowercase type", Options{TokenType: "bearer"}, float64(900), "bearer", true},
+		{"no rotation", Options{DisableRotation: true}, float64(900), "Bearer", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, ts := newTestServer(t, tt.cfg)
+			ts := NewServer(t, tt.opts)
 			_, rt := login(t, ts.URL)
 			r := refresh(t, ts.URL, rt)
 			if r.status != http.StatusOK {

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"bytes"
@@ -14,15 +14,15 @@ import (
 // TestConcurrentFamilies refreshes many families in parallel: every chain
 // must rotate cleanly, with no false reuse detection.
 func TestConcurrentFamilies(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{})
 	const families, rounds = 16, 5
 	var wg sync.WaitGroup
 	errs := make(chan string, families)
 	for range families {
 		wg.Go(func() {
-			_, rt := loginNoFatal(ts.URL)
+			_, rt := loginNoFatal(s.URL)
 			for range rounds {
-				r, err := refreshNoFatal(ts.URL, rt)
+				r, err := refreshNoFatal(s.URL, rt)
 				if err != nil || r.status != http.StatusOK {
 					errs <- "refresh failed"
 					return
@@ -36,9 +36,9 @@ func TestConcurrentFamilies(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	st := s.Stats()
-	if st.Refreshes != families*rounds || st.ReuseDetections != 0 || st.ActiveFamilies != families {
-		t.Errorf("Stats() = %+v, want %d refreshes, no reuse, %d families", st, families*rounds, families)
+	st := s.Counters()
+	if st.Refreshes != families*rounds || st.Reuses != 0 || st.ActiveFamilies != families {
+		t.Errorf("Counters() = %+v, want %d refreshes, no reuse, %d families", st, families*rounds, families)
 	}
 }
 
@@ -46,17 +46,17 @@ func TestConcurrentFamilies(t *testing.T) {
 // at once: exactly one wins, the other is a reuse, and the family (the
 // winner's new pair included) is revoked.
 func TestRaceSameRefreshToken(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{})
 	const rounds = 20
 	for i := range rounds {
-		_, rt := login(t, ts.URL)
+		_, rt := login(t, s.URL)
 		var wg sync.WaitGroup
 		results := make([]reply, 2)
 		start := make(chan struct{})
 		for j := range results {
 			wg.Go(func() {
 				<-start
-				results[j], _ = refreshNoFatal(ts.URL, rt)
+				results[j], _ = refreshNoFatal(s.URL, rt)
 			})
 		}
 		close(start)
@@ -75,12 +75,12 @@ func TestRaceSameRefreshToken(t *testing.T) {
 		if wins != 1 {
 			t.Fatalf("round %d: %d winners, want exactly 1", i, wins)
 		}
-		if got := get(t, ts.URL, "/api/profile", winner.str("access_token")); got.status != http.StatusUnauthorized {
+		if got := get(t, s.URL, "/api/profile", winner.str("access_token")); got.status != http.StatusUnauthorized {
 			t.Errorf("round %d: winner's access token = %d, want 401 (family revoked)", i, got.status)
 		}
 	}
-	if st := s.Stats(); st.ReuseDetections != rounds || st.ActiveFamilies != 0 {
-		t.Errorf("Stats() = %+v, want %d reuses, no active family", st, rounds)
+	if st := s.Counters(); st.Reuses != rounds || st.ActiveFamilies != 0 {
+		t.Errorf("Counters() = %+v, want %d reuses, no active family", st, rounds)
 	}
 }
 
@@ -88,7 +88,7 @@ func TestRaceSameRefreshToken(t *testing.T) {
 // store must not keep expired tokens or families.
 func TestSweepBoundsMemory(t *testing.T) {
 	clk := newFakeClock()
-	s := New(Config{AccessTTL: time.Minute, RefreshTTL: 10 * time.Minute, Now: clk.Now})
+	s := newServer(Options{AccessTTL: time.Minute, RefreshTTL: 10 * time.Minute, Now: clk.Now})
 	now := clk.Now
 	for i := range 5000 {
 		p := s.tokens.login("alice", now(), time.Minute, 10*time.Minute)
@@ -110,16 +110,16 @@ func TestSweepBoundsMemory(t *testing.T) {
 func TestLogsNoSecrets(t *testing.T) {
 	var buf safeBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, ts := newTestServer(t, Config{Logger: log, Users: map[string]string{"alice": "pw-SECRET"}})
-	r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"pw-SECRET"}`)
+	s := NewServer(t, Options{Logger: log, Users: map[string]string{"alice": "pw-SECRET"}})
+	r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"pw-SECRET"}`)
 	at, rt := r.str("access_token"), r.str("refresh_token")
-	postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)
-	get(t, ts.URL, "/api/profile", at)
-	get(t, ts.URL, "/api/profile", "at_bogus-SECRET")
-	r2 := refresh(t, ts.URL, rt)
-	refresh(t, ts.URL, rt) // reuse
-	postForm(t, ts.URL, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-SECRET"}}, "c", "")
-	postForm(t, ts.URL, "/oauth2/revoke", url.Values{"token": {r2.str("refresh_token")}}, "c", "")
+	postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)
+	get(t, s.URL, "/api/profile", at)
+	get(t, s.URL, "/api/profile", "at_bogus-SECRET")
+	r2 := refresh(t, s.URL, rt)
+	refresh(t, s.URL, rt) // reuse
+	postForm(t, s.URL, "/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"pw-SECRET"}}, s.ClientID, s.ClientSecret)
+	postForm(t, s.URL, "/oauth2/revoke", url.Values{"token": {r2.str("refresh_token")}}, s.ClientID, s.ClientSecret)
 	s.RevokeAll()
 	out := buf.String()
 	if !strings.Contains(out, "refresh token reused") {

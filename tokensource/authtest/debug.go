@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"errors"
@@ -14,14 +14,16 @@ import (
 // without a CORS preflight, and this server approves none.
 const DebugHeader = "X-Tokenrefresh-Debug"
 
-// Debug endpoints expose the counters and the test hooks over HTTP, for
-// tests that run the server in another process (tokenrefresh serve-demo):
+// debugRoutes installs the debug endpoints, which expose the counters and
+// the test hooks over HTTP for tests that run the server in another process
+// (tokenrefresh serve-demo):
 //
-//   - GET /debug/stats: [Server.Stats] as JSON.
+//   - GET /debug/stats: [Server.Counters] as JSON.
+//   - GET /debug/events: [Server.Events] as a JSON array.
 //   - POST /debug/revoke-access: [Server.RevokeAccessTokens]
 //   - POST /debug/revoke-all: [Server.RevokeAll]
 //   - POST /debug/fail?path=P&n=N&status=S&body=B[&header=Name:+value...]:
-//     [Server.FailNextWith]; header may be repeated, e.g.
+//     [Server.FailPath]; header may be repeated, e.g.
 //     header=Retry-After:+1
 //   - POST /debug/delay?path=P&delay=D (a Go duration such as 2s):
 //     [Server.SetDelay]
@@ -44,18 +46,23 @@ const DebugHeader = "X-Tokenrefresh-Debug"
 // checks any web page the user visits could make the next login return the
 // page's answer (/debug/fail) or read the counters.
 func (s *Server) debugRoutes(m *http.ServeMux) {
-	m.HandleFunc("GET /debug/stats", guardDebug(s.handleStats))
+	m.HandleFunc("GET /debug/stats", guardDebug(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Counters())
+	}))
+	m.HandleFunc("GET /debug/events", guardDebug(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Events())
+	}))
 	// Everything else under /debug/ (other methods, OPTIONS preflights,
 	// unknown paths) is refused by the guard or, past it, not found.
 	m.HandleFunc("/debug/", guardDebug(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request", "no such debug endpoint for this method")
 	}))
 	m.HandleFunc("POST /debug/revoke-access", s.control(func(*http.Request) error {
-		s.RevokeAccessTokens()
+		s.revokeAccess(viaDebug)
 		return nil
 	}))
 	m.HandleFunc("POST /debug/revoke-all", s.control(func(*http.Request) error {
-		s.RevokeAll()
+		s.revokeAll(viaDebug)
 		return nil
 	}))
 	m.HandleFunc("POST /debug/fail", s.control(func(r *http.Request) error {
@@ -71,7 +78,7 @@ func (s *Server) debugRoutes(m *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		s.FailNextWith(r.Form.Get("path"), n, Fault{Status: status, Header: h, Body: r.Form.Get("body")})
+		s.FailPath(r.Form.Get("path"), n, Fault{Status: status, Header: h, Body: r.Form.Get("body")})
 		return nil
 	}))
 	m.HandleFunc("POST /debug/delay", s.control(func(r *http.Request) error {
@@ -91,7 +98,7 @@ func parseHeaders(lines []string) (http.Header, error) {
 		name, value, ok := strings.Cut(l, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
-			return nil, errors.New("demoserver: header: want Name: value")
+			return nil, errors.New("authtest: header: want Name: value")
 		}
 		if h == nil {
 			h = make(http.Header)
@@ -99,10 +106,6 @@ func parseHeaders(lines []string) (http.Header, error) {
 		h.Add(name, strings.TrimSpace(value))
 	}
 	return h, nil
-}
-
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Stats())
 }
 
 // control wraps a debug action: caller checked by guardDebug, form parsed,

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"crypto/sha256"
@@ -7,20 +7,19 @@ import (
 	"sync/atomic"
 )
 
-// Stats is a snapshot of the server's counters, as answered by
-// GET /debug/stats.
-type Stats struct {
+// Counters is a snapshot of a server's counters ([Server.Counters]), as
+// GET /debug/stats answers them.
+type Counters struct {
 	// Logins counts successful logins (JSON API and password grant),
 	// including those whose answer was lost ([Server.ProcessThenFail]).
 	Logins int64 `json:"logins"`
-	// FailedLogins counts logins refused for bad credentials (JSON API and
-	// password grant), whatever status [Config].BadCredentialsStatus gives
-	// the answer.
+	// FailedLogins counts logins refused for bad credentials, whatever
+	// status [Options].BadCredentialsStatus gives the answer.
 	FailedLogins int64 `json:"failed_logins"`
-	// LoginRequests counts every login request (JSON API and password
-	// grant) that reached the credential check: Logins + FailedLogins.
-	// Requests answered by an injected failure or redirect, refused as
-	// malformed, or by client authentication, are not counted.
+	// LoginRequests counts every login request that reached the credential
+	// check: Logins + FailedLogins. Requests answered by an injected
+	// failure or redirect, refused as malformed, or by client
+	// authentication, are not counted.
 	LoginRequests int64 `json:"login_requests"`
 	// Refreshes counts successful refreshes, including grace reuses and
 	// refreshes whose answer was lost.
@@ -28,36 +27,37 @@ type Stats struct {
 	// FailedRefreshes counts refreshes refused (reused, expired, unknown or
 	// revoked refresh token).
 	FailedRefreshes int64 `json:"failed_refreshes"`
-	// RefreshRequests counts every refresh request (JSON API and
-	// refresh_token grant) that reached the refresh logic: Refreshes +
-	// FailedRefreshes. Requests answered by an injected failure or
-	// redirect, refused as malformed, or by client authentication, are not
-	// counted.
+	// RefreshRequests counts every refresh request that reached the
+	// refresh logic: Refreshes + FailedRefreshes (same exclusions as
+	// LoginRequests).
 	RefreshRequests int64 `json:"refresh_requests"`
-	// ReuseDetections counts spent refresh tokens presented again outside
-	// the grace period (each revokes a family).
-	ReuseDetections int64 `json:"reuse_detections"`
+	// Reuses counts replays of a spent refresh token outside the grace
+	// period: each is a reuse detection that revokes a family.
+	Reuses int64 `json:"reuses"`
 	// GraceReuses counts spent refresh tokens presented again within
-	// [Config].ReuseGrace and answered with a fresh pair.
+	// [Options].ReuseGrace and answered with a fresh pair.
 	GraceReuses int64 `json:"grace_reuses"`
 	// MaxPresentations is the largest number of requests that presented
-	// one same refresh token to the refresh logic (see RefreshRequests;
-	// answers lost by [Server.ProcessThenFail] included). A client that
-	// never re-sends a refresh token keeps it at 1. Only tokens this server
-	// issued count, and the figure is never lowered, even after the tokens
-	// expire.
+	// one same refresh token to the refresh logic (answers lost by
+	// [Server.ProcessThenFail] included). A client that never re-sends a
+	// refresh token keeps it at 1. The figure is never lowered, even after
+	// the tokens expire.
 	MaxPresentations int64 `json:"max_presentations"`
-	// Unauthorized counts 401 answers from the protected /api/ resources.
+	// Unauthorized counts 401 answers from the protected API (/api/),
+	// injected failures excepted.
 	Unauthorized int64 `json:"unauthorized"`
+	// Forbidden counts 403 answers from the protected API
+	// ([ChallengeInsufficientScope]), injected failures excepted.
+	Forbidden int64 `json:"forbidden"`
 	// Resources counts /api/ requests served with a valid access token.
 	Resources int64 `json:"resources"`
 	// Revocations counts explicit revocations: logout, /oauth2/revoke,
 	// RevokeAccessTokens and RevokeAll (one each call).
 	Revocations int64 `json:"revocations"`
-	// InjectedFailures counts responses replaced by [Server.FailNext] or
-	// [Server.FailNextWith].
+	// InjectedFailures counts answers replaced by a [Fault] (FailNext,
+	// FailAPI, FailPath and their variants).
 	InjectedFailures int64 `json:"injected_failures"`
-	// InjectedRedirects counts responses replaced by [Server.RedirectNext].
+	// InjectedRedirects counts answers replaced by [Server.RedirectPath].
 	InjectedRedirects int64 `json:"injected_redirects"`
 	// LostReplies counts processed login and refresh requests whose answer
 	// was replaced by a 504 or a connection reset ([Server.ProcessThenFail]).
@@ -70,49 +70,52 @@ type Stats struct {
 	ActiveFamilies int64 `json:"active_families"`
 }
 
-type counters struct {
+// tally holds the live counters.
+type tally struct {
 	logins, failedLogins, refreshes, failedRefreshes atomic.Int64
-	reuse, unauthorized, resources, revocations      atomic.Int64
-	injected, redirects, lost, resets, grace         atomic.Int64
+	reuse, unauthorized, forbidden, resources        atomic.Int64
+	revocations, injected, redirects, lost, resets   atomic.Int64
+	grace                                            atomic.Int64
 }
 
-// Stats returns a snapshot of the counters. Safe for concurrent use.
-func (s *Server) Stats() Stats {
-	logins, failedLogins := s.stats.logins.Load(), s.stats.failedLogins.Load()
-	refreshes, failedRefreshes := s.stats.refreshes.Load(), s.stats.failedRefreshes.Load()
-	return Stats{
+// Counters returns a snapshot of the counters.
+func (s *Server) Counters() Counters {
+	logins, failedLogins := s.tally.logins.Load(), s.tally.failedLogins.Load()
+	refreshes, failedRefreshes := s.tally.refreshes.Load(), s.tally.failedRefreshes.Load()
+	return Counters{
 		Logins:            logins,
 		FailedLogins:      failedLogins,
 		LoginRequests:     logins + failedLogins,
 		Refreshes:         refreshes,
 		FailedRefreshes:   failedRefreshes,
 		RefreshRequests:   refreshes + failedRefreshes,
-		ReuseDetections:   s.stats.reuse.Load(),
-		GraceReuses:       s.stats.grace.Load(),
+		Reuses:            s.tally.reuse.Load(),
+		GraceReuses:       s.tally.grace.Load(),
 		MaxPresentations:  int64(s.tokens.maxPresentations()),
-		Unauthorized:      s.stats.unauthorized.Load(),
-		Resources:         s.stats.resources.Load(),
-		Revocations:       s.stats.revocations.Load(),
-		InjectedFailures:  s.stats.injected.Load(),
-		InjectedRedirects: s.stats.redirects.Load(),
-		LostReplies:       s.stats.lost.Load(),
-		Resets:            s.stats.resets.Load(),
+		Unauthorized:      s.tally.unauthorized.Load(),
+		Forbidden:         s.tally.forbidden.Load(),
+		Resources:         s.tally.resources.Load(),
+		Revocations:       s.tally.revocations.Load(),
+		InjectedFailures:  s.tally.injected.Load(),
+		InjectedRedirects: s.tally.redirects.Load(),
+		LostReplies:       s.tally.lost.Load(),
+		Resets:            s.tally.resets.Load(),
 		ActiveFamilies:    int64(s.tokens.activeFamilies(s.now())),
 	}
 }
 
 // Presentations returns, for every refresh token presented to the refresh
-// logic at least once (see [Stats].RefreshRequests) and still stored (until
-// it expires), the number of requests that presented it, keyed by
-// [TokenLabel] of the token. The map is the caller's. Safe for concurrent
-// use.
+// logic at least once and still stored (until it expires), the number of
+// requests that presented it, keyed by [TokenLabel] of the token. The map
+// is the caller's.
 func (s *Server) Presentations() map[string]int {
 	return s.tokens.presentations()
 }
 
 // TokenLabel returns a short non-secret label for a token: "rt:" or "at:"
-// by its kind ("tok:" otherwise) and the first 12 hex digits of its
-// SHA-256. It is the key of [Server.Presentations]; it may be logged.
+// for a refresh or access token this package issued ("tok:" otherwise) and
+// the first 12 hex digits of its SHA-256. Events and [Server.Presentations]
+// name tokens by it; it may be logged.
 func TokenLabel(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	kind := "tok:"

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"encoding/json"
@@ -38,18 +38,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// newTestServer serves New(cfg) over httptest, closed at test end.
-func newTestServer(t *testing.T, cfg Config) (*Server, *httptest.Server) {
-	t.Helper()
-	s := New(cfg)
-	ts := httptest.NewServer(s)
-	t.Cleanup(func() {
-		s.StopDelays()
-		ts.Close()
-	})
-	return s, ts
 }
 
 // reply is a decoded response.
@@ -139,7 +127,7 @@ func refresh(t *testing.T, base, rt string) reply {
 // a test can check that cancellation alone unblocks Close.
 func newClosableServer(t *testing.T, s *Server) *httptest.Server {
 	t.Helper()
-	ts := httptest.NewServer(s)
+	ts := httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	t.Cleanup(ts.Close) // Close is idempotent
 	return ts
 }

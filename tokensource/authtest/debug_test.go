@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"encoding/json"
@@ -45,27 +45,27 @@ func debugCall(t *testing.T, method, u string, form url.Values, edit func(*http.
 }
 
 func TestDebugControl(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{})
 	ctl := func(path string, v url.Values) int {
-		return debugCall(t, http.MethodPost, ts.URL+path, v, nil).status
+		return debugCall(t, http.MethodPost, s.URL+path, v, nil).status
 	}
-	at, rt := login(t, ts.URL)
+	at, rt := login(t, s.URL)
 	if got := ctl("/debug/revoke-access", nil); got != http.StatusNoContent {
 		t.Fatalf("revoke-access = %d, want 204", got)
 	}
-	if got := get(t, ts.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
+	if got := get(t, s.URL, "/api/profile", at); got.status != http.StatusUnauthorized {
 		t.Errorf("access after /debug/revoke-access = %d, want 401", got.status)
 	}
 	if got := ctl("/debug/fail", url.Values{"path": {"/auth/refresh"}, "n": {"1"}, "status": {"503"}, "body": {"busy"}}); got != http.StatusNoContent {
 		t.Fatalf("fail = %d, want 204", got)
 	}
-	if got := refresh(t, ts.URL, rt); got.status != http.StatusServiceUnavailable || string(got.body) != "busy" {
+	if got := refresh(t, s.URL, rt); got.status != http.StatusServiceUnavailable || string(got.body) != "busy" {
 		t.Errorf("injected over HTTP = %d %q, want 503 busy", got.status, got.body)
 	}
 	if got := ctl("/debug/revoke-all", nil); got != http.StatusNoContent {
 		t.Fatalf("revoke-all = %d", got)
 	}
-	if got := refresh(t, ts.URL, rt); got.status != http.StatusUnauthorized {
+	if got := refresh(t, s.URL, rt); got.status != http.StatusUnauthorized {
 		t.Errorf("refresh after /debug/revoke-all = %d, want 401", got.status)
 	}
 	if got := ctl("/debug/delay", url.Values{"path": {"/x"}, "delay": {"1h"}}); got != http.StatusNoContent {
@@ -88,8 +88,22 @@ func TestDebugControl(t *testing.T) {
 	if got := ctl("/debug/fail", url.Values{"path": {"/x"}, "n": {"x"}, "status": {"500"}}); got != http.StatusBadRequest {
 		t.Errorf("fail with bad n = %d, want 400", got)
 	}
-	if got := debugCall(t, http.MethodGet, ts.URL+"/debug/stats", nil, nil); got.status != http.StatusOK || got.json["logins"] != float64(1) {
+	if got := debugCall(t, http.MethodGet, s.URL+"/debug/stats", nil, nil); got.status != http.StatusOK || got.json["logins"] != float64(1) {
 		t.Errorf("stats = %d %s, want 200 with 1 login", got.status, got.body)
+	}
+	ev := debugCall(t, http.MethodGet, s.URL+"/debug/events", nil, nil)
+	var events []Event
+	if err := json.Unmarshal(ev.body, &events); err != nil || ev.status != http.StatusOK {
+		t.Fatalf("events = %d %s (%v), want 200 with a JSON array", ev.status, ev.body, err)
+	}
+	var revokedViaDebug int
+	for _, e := range events {
+		if e.Kind == EventRevoked && e.Via == "debug" {
+			revokedViaDebug++
+		}
+	}
+	if revokedViaDebug != 2 || len(events) != len(s.Events()) {
+		t.Errorf("/debug/events = %s, want the log with 2 revocations via debug", ev.body)
 	}
 }
 
@@ -97,7 +111,7 @@ func TestDebugControl(t *testing.T) {
 // from loopback: a web page's form POST (no custom header), DNS rebinding
 // (a foreign Host header) and a CORS preflight.
 func TestDebugRefusedOverTheWire(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{})
 	fail := url.Values{"path": {"/auth/login"}, "n": {"1"}, "status": {"200"}, "body": {`{"access_token":"attacker's"}`}}
 	noHeader := func(r *http.Request) {
 		r.Header.Del("X-Tokenrefresh-Debug")
@@ -118,6 +132,7 @@ func TestDebugRefusedOverTheWire(t *testing.T) {
 		{"name under localhost", http.MethodPost, "/debug/fail", fail, func(r *http.Request) { r.Host = "evil.localhost" }},
 		{"stats without header", http.MethodGet, "/debug/stats", nil, noHeader},
 		{"stats with rebound Host", http.MethodGet, "/debug/stats", nil, func(r *http.Request) { r.Host = "evil.example" }},
+		{"events without header", http.MethodGet, "/debug/events", nil, noHeader},
 		{"revoke-all without header", http.MethodPost, "/debug/revoke-all", url.Values{}, noHeader},
 		{"preflight", http.MethodOptions, "/debug/fail", nil, func(r *http.Request) {
 			noHeader(r)
@@ -126,10 +141,10 @@ func TestDebugRefusedOverTheWire(t *testing.T) {
 		}},
 		{"unknown debug path", http.MethodPost, "/debug/nothing", url.Values{}, noHeader},
 	}
-	at, _ := login(t, ts.URL)
+	at, _ := login(t, s.URL)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := debugCall(t, tc.method, ts.URL+tc.path, tc.form, tc.edit)
+			r := debugCall(t, tc.method, s.URL+tc.path, tc.form, tc.edit)
 			if r.status != http.StatusForbidden || r.str("error_description") == "" {
 				t.Errorf("%s %s = %d %s, want 403 with a reason", tc.method, tc.path, r.status, r.body)
 			}
@@ -144,14 +159,14 @@ func TestDebugRefusedOverTheWire(t *testing.T) {
 		})
 	}
 	// None of the hooks fired.
-	if r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`); r.status != http.StatusOK || r.str("access_token") == "attacker's" {
+	if r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`); r.status != http.StatusOK || r.str("access_token") == "attacker's" {
 		t.Errorf("login after refused /debug/fail = %d %s, want a real login", r.status, r.body)
 	}
-	if got := get(t, ts.URL, "/api/profile", at); got.status != http.StatusOK {
+	if got := get(t, s.URL, "/api/profile", at); got.status != http.StatusOK {
 		t.Errorf("access token after refused /debug/revoke-all = %d, want 200", got.status)
 	}
-	if st := s.Stats(); st.InjectedFailures != 0 || st.Revocations != 0 {
-		t.Errorf("Stats() = %+v, want no injected failure and no revocation", st)
+	if st := s.Counters(); st.InjectedFailures != 0 || st.Revocations != 0 {
+		t.Errorf("Counters() = %+v, want no injected failure and no revocation", st)
 	}
 }
 
@@ -183,7 +198,7 @@ func TestDebugGuard(t *testing.T) {
 		{"127.0.0.1:1234", "0.0.0.0:8080", true, http.StatusForbidden},
 		{"127.0.0.1:1234", "", true, http.StatusForbidden},
 	}
-	s := New(Config{})
+	s := newServer(Options{})
 	for _, tc := range tests {
 		req := httptest.NewRequest(http.MethodGet, "/debug/stats", nil)
 		req.RemoteAddr = tc.peer
@@ -192,7 +207,7 @@ func TestDebugGuard(t *testing.T) {
 			req.Header.Set("X-Tokenrefresh-Debug", "1")
 		}
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
+		s.serveHTTP(w, req)
 		if w.Code != tc.want {
 			t.Errorf("GET /debug/stats from %s, Host %q, header %v = %d %s, want %d",
 				tc.peer, tc.host, tc.header, w.Code, strings.TrimSpace(w.Body.String()), tc.want)
@@ -201,18 +216,18 @@ func TestDebugGuard(t *testing.T) {
 }
 
 func TestDebugControlLoopbackOnly(t *testing.T) {
-	s := New(Config{})
-	at := s.tokens.login("alice", s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL).access
+	s := newServer(Options{})
+	at := s.tokens.login("alice", s.opts.Now(), s.opts.AccessTTL, s.opts.RefreshTTL).access
 	req := httptest.NewRequest(http.MethodPost, "/debug/revoke-all", nil)
 	req.RemoteAddr = "192.0.2.1:1234"
 	req.Host = "127.0.0.1:8080"
 	req.Header.Set("X-Tokenrefresh-Debug", "1")
 	w := httptest.NewRecorder()
-	s.ServeHTTP(w, req)
+	s.serveHTTP(w, req)
 	if w.Code != http.StatusForbidden {
 		t.Errorf("remote /debug/revoke-all = %d, want 403", w.Code)
 	}
-	if _, reason := s.tokens.checkAccess(at, s.cfg.Now()); reason != "" {
+	if _, reason := s.tokens.checkAccess(at, s.opts.Now()); reason != "" {
 		t.Errorf("remote control revoked tokens: %s", reason)
 	}
 }

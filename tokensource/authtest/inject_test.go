@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"context"
@@ -8,33 +8,33 @@ import (
 	"time"
 )
 
-func TestFailNext(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+func TestFailPath(t *testing.T) {
+	s := NewServer(t, Options{})
 	const html = "<html><body>502 Bad Gateway</body></html>"
-	s.FailNext("/auth/login", 2, http.StatusBadGateway, html)
+	s.FailPath("/auth/login", 2, Fault{Status: http.StatusBadGateway, Body: html})
 	for i := range 2 {
-		r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
+		r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wonderland"}`)
 		if r.status != http.StatusBadGateway || string(r.body) != html || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Fatalf("attempt %d = %d %q %q, want 502 HTML", i, r.status, r.header.Get("Content-Type"), r.body)
 		}
 	}
-	login(t, ts.URL) // third succeeds
-	s.FailNext("/auth/refresh", 1, http.StatusServiceUnavailable, `{"error":"temporarily_unavailable"}`)
-	r := refresh(t, ts.URL, "rt_whatever")
+	login(t, s.URL) // third succeeds
+	s.FailPath(s.RefreshURL(), 1, Fault{Status: http.StatusServiceUnavailable, Body: `{"error":"temporarily_unavailable"}`})
+	r := refresh(t, s.URL, "rt_whatever")
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("injected JSON = %d %q", r.status, r.header.Get("Content-Type"))
 	}
-	s.FailNext("/api/items", 5, 500, "")
-	s.FailNext("/api/items", 0, 500, "") // cleared
-	if got := get(t, ts.URL, "/api/items", ""); got.status != http.StatusUnauthorized {
+	s.FailPath("/api/items", 5, Fault{Status: 500})
+	s.FailPath("/api/items", 0, Fault{Status: 500}) // cleared
+	if got := get(t, s.URL, "/api/items", ""); got.status != http.StatusUnauthorized {
 		t.Errorf("after clearing: %d, want the real 401", got.status)
 	}
-	s.FailNext("/x", 1, 0, "bad status")
-	if got := get(t, ts.URL, "/x", ""); got.status != http.StatusInternalServerError {
+	s.FailPath("/x", 1, Fault{Body: "bad status"})
+	if got := get(t, s.URL, "/x", ""); got.status != http.StatusInternalServerError {
 		t.Errorf("invalid status injected as %d, want 500", got.status)
 	}
-	if st := s.Stats(); st.InjectedFailures != 4 || st.Logins != 1 {
-		t.Errorf("Stats() = %+v, want 4 injected, 1 login", st)
+	if st := s.Counters(); st.InjectedFailures != 4 || st.Logins != 1 {
+		t.Errorf("Counters() = %+v, want 4 injected, 1 login", st)
 	}
 }
 
@@ -52,7 +52,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestSetDelayHonoursCancellation(t *testing.T) {
-	s := New(Config{})
+	s := newServer(Options{})
 	ts := newClosableServer(t, s)
 	s.SetDelay("/auth/login", time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -74,18 +74,18 @@ func TestSetDelayHonoursCancellation(t *testing.T) {
 	// The server-side wait ends too, so Close does not hang for an hour.
 	waitFor(t, "the delayed handler to return", func() bool { return s.waiting.Load() == 0 })
 	closeWithin(t, ts, 30*time.Second)
-	if st := s.Stats(); st.Logins+st.FailedLogins != 0 {
+	if st := s.Counters(); st.Logins+st.FailedLogins != 0 {
 		t.Errorf("abandoned request was served: %+v", st)
 	}
 }
 
 func TestStopDelays(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{})
 	s.SetDelay("/api/profile", time.Hour)
 	done := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/profile", nil)
-		resp, err := ts.Client().Do(req)
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/profile", nil)
+		resp, err := s.Client().Do(req)
 		if err != nil {
 			done <- -1
 			return

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"log/slog"
@@ -17,7 +17,7 @@ func TestMutateTokenResponse(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			var mu sync.Mutex // guards ops
 			var ops []string
-			s, ts := newTestServer(t, Config{MutateTokenResponse: func(op string, body map[string]any) {
+			s := NewServer(t, Options{MutateTokenResponse: func(op string, body map[string]any) {
 				mu.Lock()
 				ops = append(ops, op)
 				mu.Unlock()
@@ -27,22 +27,22 @@ func TestMutateTokenResponse(t *testing.T) {
 					delete(body, "access_token")
 				}
 			}})
-			r := do(t, e.loginReq(t, ts.URL, "alice", "wonderland"))
+			r := do(t, e.loginReq(t, s.URL, "alice", "wonderland"))
 			if r.status != http.StatusOK || r.json["expires_in"] != float64(0) || r.str("token_type") != "Bearer" {
 				t.Fatalf("mutated login = %d %v, want expires_in 0", r.status, r.json)
 			}
 			rt := r.str("refresh_token")
-			r = e.refresh(t, ts.URL, rt)
+			r = e.refresh(t, s.URL, rt)
 			if _, ok := r.json["access_token"]; ok || r.json["token_type"] != float64(7) || r.str("refresh_token") == "" {
 				t.Fatalf("mutated refresh = %v, want no access_token, token_type 7, a refresh_token", r.json)
 			}
 			rt2 := r.str("refresh_token")
 			s.SetMutateTokenResponse(func(_ string, body map[string]any) { body["expires_in"] = "soon" })
-			if r := e.refresh(t, ts.URL, rt2); r.status != http.StatusOK || r.str("expires_in") != "soon" || r.str("access_token") == "" {
+			if r := e.refresh(t, s.URL, rt2); r.status != http.StatusOK || r.str("expires_in") != "soon" || r.str("access_token") == "" {
 				t.Errorf("refresh with the rotated token = %d %v, want 200 with expires_in \"soon\"", r.status, r.json)
 			}
 			s.SetMutateTokenResponse(nil)
-			if r := e.refresh(t, ts.URL, rt); r.str("error_description") != reasonReused {
+			if r := e.refresh(t, s.URL, rt); r.str("error_description") != reasonReused {
 				t.Errorf("first token again = %d %s, want reuse (it was rotated)", r.status, r.body)
 			}
 			mu.Lock()
@@ -51,8 +51,8 @@ func TestMutateTokenResponse(t *testing.T) {
 			if got != "login,refresh" {
 				t.Errorf("hook saw ops %q, want login,refresh", got)
 			}
-			if st := s.Stats(); st.Refreshes != 2 || st.ReuseDetections != 1 {
-				t.Errorf("Stats() = %+v, want 2 refreshes, 1 reuse", st)
+			if st := s.Counters(); st.Refreshes != 2 || st.Reuses != 1 {
+				t.Errorf("Counters() = %+v, want 2 refreshes, 1 reuse", st)
 			}
 		})
 	}
@@ -65,8 +65,8 @@ func TestClockOffsetAbsoluteExpiry(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.name, func(t *testing.T) {
 			clk := newFakeClock()
-			s, ts := newTestServer(t, Config{Now: clk.Now, ClockOffset: -20 * time.Minute, ExpiresIn: ExpiresAtEpoch})
-			r := do(t, e.loginReq(t, ts.URL, "alice", "wonderland"))
+			s := NewServer(t, Options{Now: clk.Now, ClockOffset: -20 * time.Minute, ExpiresIn: ExpiresAtEpoch})
+			r := do(t, e.loginReq(t, s.URL, "alice", "wonderland"))
 			serverNow := clk.Now().Add(-20 * time.Minute)
 			date, err := http.ParseTime(r.header.Get("Date"))
 			if err != nil || !date.Equal(serverNow.Truncate(time.Second)) {
@@ -82,16 +82,16 @@ func TestClockOffsetAbsoluteExpiry(t *testing.T) {
 			}
 			access := r.str("access_token")
 			clk.Advance(14 * time.Minute)
-			if got := get(t, ts.URL, "/api/profile", access); got.status != http.StatusOK {
+			if got := get(t, s.URL, "/api/profile", access); got.status != http.StatusOK {
 				t.Errorf("at 14 minutes: %d, want 200", got.status)
 			}
 			clk.Advance(time.Minute)
-			got := get(t, ts.URL, "/api/profile", access)
+			got := get(t, s.URL, "/api/profile", access)
 			if got.status != http.StatusUnauthorized || got.header.Get("Date") != clk.Now().Add(-20*time.Minute).Format(http.TimeFormat) {
 				t.Errorf("at 15 minutes: %d Date %q, want 401 with the server's Date", got.status, got.header.Get("Date"))
 			}
-			if st := s.Stats(); st.ActiveFamilies != 1 {
-				t.Errorf("Stats() = %+v, want the family active", st)
+			if st := s.Counters(); st.ActiveFamilies != 1 {
+				t.Errorf("Counters() = %+v, want the family active", st)
 			}
 		})
 	}
@@ -101,18 +101,18 @@ func TestClockOffsetAbsoluteExpiry(t *testing.T) {
 // carry the server's Date, with a positive offset.
 func TestDateHeaderEverywhere(t *testing.T) {
 	clk := newFakeClock()
-	s, ts := newTestServer(t, Config{Now: clk.Now, ClockOffset: time.Hour})
+	s := NewServer(t, Options{Now: clk.Now, ClockOffset: time.Hour})
 	want := clk.Now().Add(time.Hour).Format(http.TimeFormat)
-	s.FailNext("/auth/refresh", 1, 503, "")
-	s.RedirectNext("/auth/login", 1, http.StatusTemporaryRedirect, "")
+	s.FailPath("/auth/refresh", 1, Fault{Status: 503})
+	s.RedirectPath("/auth/login", 1, http.StatusTemporaryRedirect, "")
 	s.RotateThenFail(1, Lost504Empty)
-	_, rt := login(t, ts.URL) // follows the redirect
+	_, rt := login(t, s.URL) // follows the redirect
 	replies := map[string]reply{
-		"fault":    refresh(t, ts.URL, rt),
-		"lost":     refresh(t, ts.URL, rt),
-		"404":      get(t, ts.URL, "/nowhere", ""),
-		"stats":    get(t, ts.URL, "/debug/stats", ""),
-		"resource": get(t, ts.URL, "/api/items", ""),
+		"fault":    refresh(t, s.URL, rt),
+		"lost":     refresh(t, s.URL, rt),
+		"404":      get(t, s.URL, "/nowhere", ""),
+		"stats":    get(t, s.URL, "/debug/stats", ""),
+		"resource": get(t, s.URL, "/api/items", ""),
 	}
 	for name, r := range replies {
 		if got := r.header.Get("Date"); got != want {
@@ -130,31 +130,31 @@ func TestReuseGrace(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.name, func(t *testing.T) {
 			clk := newFakeClock()
-			s, ts := newTestServer(t, Config{Now: clk.Now, ReuseGrace: 30 * time.Second})
-			_, rt1 := e.login(t, ts.URL)
-			rt2 := e.refresh(t, ts.URL, rt1).str("refresh_token")
+			s := NewServer(t, Options{Now: clk.Now, ReuseGrace: 30 * time.Second})
+			_, rt1 := e.login(t, s.URL)
+			rt2 := e.refresh(t, s.URL, rt1).str("refresh_token")
 			clk.Advance(29 * time.Second)
-			r := e.refresh(t, ts.URL, rt1)
+			r := e.refresh(t, s.URL, rt1)
 			rt3 := r.str("refresh_token")
 			if r.status != http.StatusOK || rt3 == "" || rt3 == rt2 || r.str("access_token") == "" {
 				t.Fatalf("reuse within grace = %d %s, want 200 with a fresh pair", r.status, r.body)
 			}
-			if got := get(t, ts.URL, "/api/profile", r.str("access_token")); got.status != http.StatusOK {
+			if got := get(t, s.URL, "/api/profile", r.str("access_token")); got.status != http.StatusOK {
 				t.Errorf("grace access token = %d, want 200", got.status)
 			}
-			if st := s.Stats(); st.GraceReuses != 1 || st.ReuseDetections != 0 || st.Refreshes != 2 || liveRefreshTokens(s) != 2 {
-				t.Fatalf("Stats() = %+v, want 1 grace reuse, both successors live", st)
+			if st := s.Counters(); st.GraceReuses != 1 || st.Reuses != 0 || st.Refreshes != 2 || liveRefreshTokens(s) != 2 {
+				t.Fatalf("Counters() = %+v, want 1 grace reuse, both successors live", st)
 			}
 			clk.Advance(time.Second) // 30s after the rotation: grace over
-			if r := e.refresh(t, ts.URL, rt1); r.str("error_description") != reasonReused {
+			if r := e.refresh(t, s.URL, rt1); r.str("error_description") != reasonReused {
 				t.Fatalf("reuse after grace = %d %s, want reuse detection", r.status, r.body)
 			}
-			if r := e.refresh(t, ts.URL, rt3); r.str("error_description") != reasonRevoked {
+			if r := e.refresh(t, s.URL, rt3); r.str("error_description") != reasonRevoked {
 				t.Errorf("grace successor after reuse = %d %s, want revoked", r.status, r.body)
 			}
-			st := s.Stats()
-			if st.GraceReuses != 1 || st.ReuseDetections != 1 || st.MaxPresentations != 3 || st.ActiveFamilies != 0 {
-				t.Errorf("Stats() = %+v, want 1 grace reuse, 1 detection, max 3 presentations, no family", st)
+			st := s.Counters()
+			if st.GraceReuses != 1 || st.Reuses != 1 || st.MaxPresentations != 3 || st.ActiveFamilies != 0 {
+				t.Errorf("Counters() = %+v, want 1 grace reuse, 1 detection, max 3 presentations, no family", st)
 			}
 			p := s.Presentations()
 			if p[TokenLabel(rt1)] != 3 || p[TokenLabel(rt3)] != 1 || p[TokenLabel(rt2)] != 0 {
@@ -173,16 +173,16 @@ func TestBadCredentialsStatus(t *testing.T) {
 		{http.StatusInternalServerError, 500, 500},
 		{42, http.StatusUnauthorized, http.StatusBadRequest},
 	} {
-		s, ts := newTestServer(t, Config{BadCredentialsStatus: tt.status})
+		s := NewServer(t, Options{BadCredentialsStatus: tt.status})
 		for _, e := range endpoints() {
 			want := map[string]int{"json": tt.json, "oauth2": tt.password}[e.name]
-			r := do(t, e.loginReq(t, ts.URL, "alice", "wrong"))
+			r := do(t, e.loginReq(t, s.URL, "alice", "wrong"))
 			if r.status != want || r.str("error") == "" {
 				t.Errorf("BadCredentialsStatus %d, %s: wrong password = %d %s, want %d", tt.status, e.name, r.status, r.body, want)
 			}
 		}
-		if st := s.Stats(); st.FailedLogins != 2 || st.LoginRequests != 2 || st.Logins != 0 {
-			t.Errorf("Stats() = %+v, want 2 failed login requests", st)
+		if st := s.Counters(); st.FailedLogins != 2 || st.LoginRequests != 2 || st.Logins != 0 {
+			t.Errorf("Counters() = %+v, want 2 failed login requests", st)
 		}
 	}
 }
@@ -204,8 +204,8 @@ func TestTokenLabel(t *testing.T) {
 // error either way, and the refresh was processed.
 func TestResetOverTLS(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
-		s := New(Config{})
-		ts := httptest.NewUnstartedServer(s)
+		s := newServer(Options{})
+		ts := httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 		ts.EnableHTTP2 = h2
 		ts.StartTLS()
 		c := ts.Client()
@@ -217,8 +217,8 @@ func TestResetOverTLS(t *testing.T) {
 			resp.Body.Close()
 		}
 		t.Logf("HTTP/2 %v: client error: %v", h2, err)
-		if st := s.Stats(); st.Refreshes != 1 || st.Resets != 1 || st.MaxPresentations != 1 {
-			t.Errorf("HTTP/2 %v: Stats() = %+v, want 1 refresh, 1 reset", h2, st)
+		if st := s.Counters(); st.Refreshes != 1 || st.Resets != 1 || st.MaxPresentations != 1 {
+			t.Errorf("HTTP/2 %v: Counters() = %+v, want 1 refresh, 1 reset", h2, st)
 		}
 		c.CloseIdleConnections()
 		ts.Close()
@@ -231,14 +231,14 @@ func TestNewModesLogNoSecrets(t *testing.T) {
 	var buf safeBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := newFakeClock()
-	s, ts := newTestServer(t, Config{Logger: log, Now: clk.Now, ReuseGrace: time.Minute,
+	s := NewServer(t, Options{Logger: log, Now: clk.Now, ReuseGrace: time.Minute,
 		Users: map[string]string{"alice": "pw-SECRET"}, BadCredentialsStatus: 500})
-	postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)
-	r := postJSON(t, ts.URL, "/auth/login", `{"username":"alice","password":"pw-SECRET"}`)
+	postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)
+	r := postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"pw-SECRET"}`)
 	rt := r.str("refresh_token")
 	s.RotateThenFail(1, Lost504HTML)
-	refresh(t, ts.URL, rt)
-	r2 := refresh(t, ts.URL, rt) // grace reuse
+	refresh(t, s.URL, rt)
+	r2 := refresh(t, s.URL, rt) // grace reuse
 	out := buf.String()
 	if !strings.Contains(out, "grace") || !strings.Contains(out, "answer lost") {
 		t.Fatalf("log lacks the grace and lost-answer lines; got:\n%s", out)

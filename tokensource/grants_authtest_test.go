@@ -3,38 +3,34 @@ package tokensource
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/tokenrefresh/tokenrefresh/internal/demoserver"
+	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
-// gDemo starts the demo authorization server on loopback.
-func gDemo(t *testing.T) (*demoserver.Server, *httptest.Server) {
+// gDemo starts the fake authorization server on loopback.
+func gDemo(t *testing.T) *authtest.Server {
 	t.Helper()
-	ds := demoserver.New(demoserver.Config{ClientID: "cli", ClientSecret: "s3cret", Now: gNow})
-	srv := httptest.NewServer(ds)
-	t.Cleanup(srv.Close)
-	return ds, srv
+	return authtest.NewServer(t, authtest.Options{ClientID: "cli", ClientSecret: "s3cret", Now: gNow})
 }
 
-// TestGrantsAgainstDemoServer runs both grants through a whole session on a
+// TestGrantsAgainstAuthtest runs both grants through a whole session on a
 // server that rotates refresh tokens and detects reuse.
-func TestGrantsAgainstDemoServer(t *testing.T) {
+func TestGrantsAgainstAuthtest(t *testing.T) {
 	tests := []struct {
 		name        string
-		grant       func(srv *httptest.Server) Grant
+		grant       func(srv *authtest.Server) Grant
 		refreshPath string
 	}{
-		{"json", func(srv *httptest.Server) Grant {
+		{"json", func(srv *authtest.Server) Grant {
 			return &JSONGrant{
-				LoginURL: srv.URL + "/auth/login", RefreshURL: srv.URL + "/auth/refresh", LogoutURL: srv.URL + "/auth/logout",
+				LoginURL: srv.LoginURL(), RefreshURL: srv.RefreshURL(), LogoutURL: srv.LogoutURL(),
 				Username: "alice", Password: "wonderland", HTTPClient: srv.Client(), Retry: gFast(), Now: gNow,
 			}
 		}, "/auth/refresh"},
-		{"password", func(srv *httptest.Server) Grant {
+		{"password", func(srv *authtest.Server) Grant {
 			return &PasswordGrant{
-				TokenURL: srv.URL + "/oauth2/token", RevokeURL: srv.URL + "/oauth2/revoke",
+				TokenURL: srv.TokenURL(), RevokeURL: srv.RevokeURL(),
 				ClientID: "cli", ClientSecret: "s3cret",
 				Username: "alice", Password: "wonderland", HTTPClient: srv.Client(), Retry: gFast(), Now: gNow,
 			}
@@ -42,17 +38,17 @@ func TestGrantsAgainstDemoServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ds, srv := gDemo(t)
+			srv := gDemo(t)
 			g := tt.grant(srv)
 			ctx := t.Context()
 			first, err := g.Login(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if first.Expiry != gNow().Add(demoserver.DefaultAccessTTL) || first.RefreshExpiry.IsZero() {
+			if first.Expiry != gNow().Add(authtest.DefaultAccessTTL) || first.RefreshExpiry.IsZero() {
 				t.Errorf("login token expiries = %v, %v", first.Expiry, first.RefreshExpiry)
 			}
-			ds.FailNext(tt.refreshPath, 1, http.StatusServiceUnavailable, "<html>busy</html>")
+			srv.FailPath(tt.refreshPath, 1, authtest.Fault{Status: http.StatusServiceUnavailable, Body: "<html>busy</html>"})
 			second, err := g.Refresh(ctx, first.RefreshToken)
 			if err != nil {
 				t.Fatalf("Refresh() after one 503 = %v", err)
@@ -71,17 +67,17 @@ func TestGrantsAgainstDemoServer(t *testing.T) {
 			if err := g.(Revoker).Revoke(ctx, third); err != nil {
 				t.Errorf("Revoke() = %v", err)
 			}
-			st := ds.Stats()
-			if st.Logins != 2 || st.Refreshes != 1 || st.ReuseDetections != 1 || st.InjectedFailures != 1 || st.Revocations != 1 {
+			st := srv.Counters()
+			if st.Logins != 2 || st.Refreshes != 1 || st.Reuses != 1 || st.InjectedFailures != 1 || st.Revocations != 1 {
 				t.Errorf("server stats = %+v, want 2 logins, 1 refresh, 1 reuse, 1 injected failure, 1 revocation", st)
 			}
 		})
 	}
 }
 
-func TestDemoServerBadPassword(t *testing.T) {
-	_, srv := gDemo(t)
-	g := &PasswordGrant{TokenURL: srv.URL + "/oauth2/token", ClientID: "cli", ClientSecret: "s3cret",
+func TestAuthtestBadPassword(t *testing.T) {
+	srv := gDemo(t)
+	g := &PasswordGrant{TokenURL: srv.TokenURL(), ClientID: "cli", ClientSecret: "s3cret",
 		Username: "alice", Password: "wrong", HTTPClient: srv.Client(), Retry: gFast()}
 	if _, err := g.Login(t.Context()); !errors.Is(err, ErrReauthRequired) {
 		t.Errorf("Login(bad password) error = %v, want ErrReauthRequired", err)

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"bufio"
@@ -38,11 +38,11 @@ func endpoints() []endpoint {
 		{
 			name: "oauth2", refreshPath: "/oauth2/token", loginPath: "/oauth2/token",
 			loginReq: func(t *testing.T, base, user, pass string) *http.Request {
-				v := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "client_id": {"cli"}}
+				v := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}}
 				return newReq(t, base+"/oauth2/token", "application/x-www-form-urlencoded", v.Encode())
 			},
 			refreshReq: func(t *testing.T, base, rt string) *http.Request {
-				v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"cli"}}
+				v := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {DefaultClientID}, "client_secret": {DefaultClientSecret}}
 				return newReq(t, base+"/oauth2/token", "application/x-www-form-urlencoded", v.Encode())
 			},
 		},

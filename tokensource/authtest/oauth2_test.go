@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"context"
@@ -24,9 +24,9 @@ func oauthConfig(base string, style oauth2.AuthStyle) *oauth2.Config {
 func TestOAuth2WithXOAuth2(t *testing.T) {
 	for name, style := range map[string]oauth2.AuthStyle{"basic": oauth2.AuthStyleInHeader, "form": oauth2.AuthStyleInParams} {
 		t.Run(name, func(t *testing.T) {
-			s, ts := newTestServer(t, Config{ClientID: "cli", ClientSecret: "s3cret:/+"})
-			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, ts.Client())
-			conf := oauthConfig(ts.URL, style)
+			s := NewServer(t, Options{ClientID: "cli", ClientSecret: "s3cret:/+"})
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, s.Client())
+			conf := oauthConfig(s.URL, style)
 			tok, err := conf.PasswordCredentialsToken(ctx, "alice", "wonderland")
 			if err != nil {
 				t.Fatalf("PasswordCredentialsToken: %v", err)
@@ -50,18 +50,18 @@ func TestOAuth2WithXOAuth2(t *testing.T) {
 			if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || re.Response.StatusCode != http.StatusBadRequest {
 				t.Fatalf("reuse error = %v, want 400 invalid_grant", err)
 			}
-			if got := get(t, ts.URL, "/api/profile", fresh.AccessToken); got.status != http.StatusUnauthorized {
+			if got := get(t, s.URL, "/api/profile", fresh.AccessToken); got.status != http.StatusUnauthorized {
 				t.Errorf("rotated-to access token after reuse: %d, want 401", got.status)
 			}
-			if st := s.Stats(); st.Logins != 1 || st.Refreshes != 1 || st.ReuseDetections != 1 {
-				t.Errorf("Stats() = %+v, want 1 login, 1 refresh, 1 reuse", st)
+			if st := s.Counters(); st.Logins != 1 || st.Refreshes != 1 || st.Reuses != 1 {
+				t.Errorf("Counters() = %+v, want 1 login, 1 refresh, 1 reuse", st)
 			}
 		})
 	}
 }
 
 func TestOAuth2Errors(t *testing.T) {
-	_, ts := newTestServer(t, Config{ClientID: "cli", ClientSecret: "sec"})
+	ts := NewServer(t, Options{ClientID: "cli", ClientSecret: "sec"})
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}}
 	with := func(v url.Values, kv ...string) url.Values {
 		out := url.Values{}
@@ -110,7 +110,7 @@ func TestOAuth2Errors(t *testing.T) {
 }
 
 func TestOAuth2RawBasicCredentials(t *testing.T) {
-	_, ts := newTestServer(t, Config{ClientID: "cli", ClientSecret: "a+b%"})
+	ts := NewServer(t, Options{ClientID: "cli", ClientSecret: "a+b%"})
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}}
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(pw.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -127,7 +127,7 @@ func TestOAuth2RawBasicCredentials(t *testing.T) {
 }
 
 func TestOAuth2PublicClient(t *testing.T) {
-	_, ts := newTestServer(t, Config{ClientID: "pub"})
+	ts := NewServer(t, Options{ClientID: "pub", PublicClient: true})
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland"}, "client_id": {"pub"}, "scope": {"read"}}
 	r := postForm(t, ts.URL, "/oauth2/token", pw, "", "")
 	if r.status != http.StatusOK || r.str("scope") != "read" {
@@ -136,26 +136,26 @@ func TestOAuth2PublicClient(t *testing.T) {
 }
 
 func TestOAuth2Revoke(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
+	s := NewServer(t, Options{AnyClient: true}) // "any" client accepted
 	revoke := func(tok string) int {
-		return postForm(t, ts.URL, "/oauth2/revoke", url.Values{"token": {tok}}, "any", "").status
+		return postForm(t, s.URL, "/oauth2/revoke", url.Values{"token": {tok}}, "any", "").status
 	}
 	if got := revoke("rt_unknown"); got != http.StatusOK {
 		t.Errorf("revoke unknown = %d, want 200", got)
 	}
-	if got := postForm(t, ts.URL, "/oauth2/revoke", url.Values{}, "any", "").status; got != http.StatusBadRequest {
+	if got := postForm(t, s.URL, "/oauth2/revoke", url.Values{}, "any", "").status; got != http.StatusBadRequest {
 		t.Errorf("revoke without token = %d, want 400", got)
 	}
 
 	// An access token: only itself.
-	at1, rt1 := login(t, ts.URL)
+	at1, rt1 := login(t, s.URL)
 	if got := revoke(at1); got != http.StatusOK {
 		t.Fatalf("revoke access = %d, want 200", got)
 	}
-	if got := get(t, ts.URL, "/api/profile", at1); got.status != http.StatusUnauthorized {
+	if got := get(t, s.URL, "/api/profile", at1); got.status != http.StatusUnauthorized {
 		t.Errorf("revoked access token: %d, want 401", got.status)
 	}
-	r := refresh(t, ts.URL, rt1)
+	r := refresh(t, s.URL, rt1)
 	if r.status != http.StatusOK {
 		t.Fatalf("refresh after access revocation = %d, want 200", r.status)
 	}
@@ -163,13 +163,13 @@ func TestOAuth2Revoke(t *testing.T) {
 	if got := revoke(r.str("refresh_token")); got != http.StatusOK {
 		t.Fatalf("revoke refresh = %d", got)
 	}
-	if got := get(t, ts.URL, "/api/profile", r.str("access_token")); got.status != http.StatusUnauthorized {
+	if got := get(t, s.URL, "/api/profile", r.str("access_token")); got.status != http.StatusUnauthorized {
 		t.Errorf("family access token after refresh-token revocation: %d, want 401", got.status)
 	}
-	if got := refresh(t, ts.URL, r.str("refresh_token")); got.status != http.StatusUnauthorized || got.str("error_description") != reasonRevoked {
+	if got := refresh(t, s.URL, r.str("refresh_token")); got.status != http.StatusUnauthorized || got.str("error_description") != reasonRevoked {
 		t.Errorf("revoked refresh = %d %s, want 401 %q", got.status, got.body, reasonRevoked)
 	}
-	if st := s.Stats(); st.Revocations != 2 || st.ActiveFamilies != 0 {
-		t.Errorf("Stats() = %+v, want 2 revocations, 0 active", st)
+	if st := s.Counters(); st.Revocations != 2 || st.ActiveFamilies != 0 {
+		t.Errorf("Counters() = %+v, want 2 revocations, 0 active", st)
 	}
 }

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"crypto/subtle"
@@ -27,6 +27,9 @@ func parseForm(w http.ResponseWriter, r *http.Request) bool {
 // Basic credentials (as x/oauth2 does); many clients send them raw, so both
 // readings are accepted. On failure it has answered 401 invalid_client.
 func (s *Server) clientOK(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.AnyClient {
+		return true
+	}
 	id, secret, basic := r.BasicAuth()
 	if !basic {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
@@ -43,20 +46,21 @@ func (s *Server) clientOK(w http.ResponseWriter, r *http.Request) bool {
 	return ok
 }
 
-// clientMatches compares client credentials with the configured ones; an
-// empty configured value accepts anything.
+// clientMatches compares client credentials with the configured ones; a
+// public client is known by its id alone.
 func (s *Server) clientMatches(id, secret string) bool {
-	if s.cfg.ClientID != "" && subtle.ConstantTimeCompare([]byte(id), []byte(s.cfg.ClientID)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(id), []byte(s.opts.ClientID)) != 1 {
 		return false
 	}
-	return s.cfg.ClientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(s.cfg.ClientSecret)) == 1
+	return s.opts.PublicClient || subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
 }
 
 func (s *Server) refuseClient(w http.ResponseWriter, basic bool) {
 	if basic {
-		w.Header().Set("WWW-Authenticate", `Basic realm="demo"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="authtest"`)
 	}
-	s.log.Info("demoserver: client authentication failed")
+	s.record(Event{Kind: EventClientRejected, Via: viaOAuth2, Status: http.StatusUnauthorized,
+		Reason: "client authentication failed"})
 	writeError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 }
 
@@ -67,43 +71,50 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r) || !s.clientOK(w, r) {
 		return
 	}
-	f := r.PostForm
-	switch gt := f.Get("grant_type"); gt {
+	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "password":
-		user, pass := f.Get("username"), f.Get("password")
-		if user == "" || pass == "" {
-			writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
-			return
-		}
-		p, ok := s.login(user, pass, "oauth2")
-		if s.loseReply(w, OpLogin) {
-			return
-		}
-		if !ok {
-			s.badCredentials(w, http.StatusBadRequest, "invalid_grant")
-			return
-		}
-		s.writeToken(w, OpLogin, s.oauth2Response(p, f.Get("scope")))
+		s.passwordGrant(w, r.PostForm)
 	case "refresh_token":
-		rt := f.Get("refresh_token")
-		if rt == "" {
-			writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
-			return
-		}
-		res := s.refresh(rt, "oauth2")
-		if s.loseReply(w, OpRefresh) {
-			return
-		}
-		if res.reason != "" {
-			writeError(w, http.StatusBadRequest, "invalid_grant", res.reason)
-			return
-		}
-		s.writeToken(w, OpRefresh, s.oauth2Response(res.pair, f.Get("scope")))
+		s.refreshGrant(w, r.PostForm)
 	case "":
 		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
 		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: password, refresh_token")
 	}
+}
+
+func (s *Server) passwordGrant(w http.ResponseWriter, f url.Values) {
+	user, pass := f.Get("username"), f.Get("password")
+	if user == "" || pass == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	p, ok := s.login(user, pass, viaOAuth2, s.badCredentialsStatus(http.StatusBadRequest))
+	if s.loseReply(w, OpLogin, viaOAuth2) {
+		return
+	}
+	if !ok {
+		s.badCredentials(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	s.writeToken(w, OpLogin, viaOAuth2, s.oauth2Response(p, f.Get("scope")))
+}
+
+func (s *Server) refreshGrant(w http.ResponseWriter, f url.Values) {
+	rt := f.Get("refresh_token")
+	if rt == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	res := s.refresh(rt, viaOAuth2, http.StatusBadRequest)
+	if s.loseReply(w, OpRefresh, viaOAuth2) {
+		return
+	}
+	if res.reason != "" {
+		writeError(w, http.StatusBadRequest, "invalid_grant", res.reason)
+		return
+	}
+	s.writeToken(w, OpRefresh, viaOAuth2, s.oauth2Response(res.pair, f.Get("scope")))
 }
 
 func (s *Server) oauth2Response(p pair, scope string) map[string]any {
@@ -115,7 +126,8 @@ func (s *Server) oauth2Response(p pair, scope string) map[string]any {
 }
 
 // handleRevoke is the RFC 7009 revocation endpoint: 200 whether or not the
-// token was known; a refresh token revokes its whole family.
+// token was known; a refresh token revokes its whole family, an access
+// token only itself.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r) || !s.clientOK(w, r) {
 		return
@@ -126,8 +138,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.tokens.revoke(tok, false) {
-		s.stats.revocations.Add(1)
-		s.log.Info("demoserver: token revoked")
+		s.tally.revocations.Add(1)
+		s.record(Event{Kind: EventRevoked, Via: viaOAuth2, Label: TokenLabel(tok), Status: http.StatusOK,
+			Reason: "RFC 7009 revocation"})
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"crypto/rand"
@@ -63,7 +63,7 @@ type pair struct {
 // they expire so that their reuse is recognised; sweep drops expired entries
 // so memory stays proportional to the tokens alive.
 type tokenStore struct {
-	// grace is the reuse grace period (Config.ReuseGrace); read-only.
+	// grace is the reuse grace period (Options.ReuseGrace); read-only.
 	grace time.Duration
 
 	// mu guards all fields below.
@@ -142,9 +142,9 @@ func (ts *tokenStore) redeem(rt string, now time.Time, accessTTL, refreshTTL tim
 		e.fam.revoked = true
 		return refreshResult{reason: reasonReused, reused: true, pair: pair{user: e.fam.user, family: e.fam.id}}
 	case e.fam.revoked:
-		return refreshResult{reason: reasonRevoked}
+		return refreshResult{reason: reasonRevoked, pair: pair{user: e.fam.user, family: e.fam.id}}
 	case !now.Before(e.expiry):
-		return refreshResult{reason: reasonExpired}
+		return refreshResult{reason: reasonExpired, pair: pair{user: e.fam.user, family: e.fam.id}}
 	}
 	if rotate {
 		e.spent, e.spentAt = true, now

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"net/http"
@@ -8,20 +8,20 @@ import (
 )
 
 func TestResourceChallenges(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
-	at, _ := login(t, ts.URL)
+	s := NewServer(t, Options{})
+	at, _ := login(t, s.URL)
 	tests := []struct {
 		name, auth    string
 		wantChallenge string
 	}{
-		{"no header", "", `Bearer realm="demo"`},
-		{"unknown token", "Bearer at_nope", `Bearer realm="demo", error="invalid_token", error_description="unknown access token"`},
-		{"basic scheme", "Basic YTpi", `Bearer realm="demo", error="invalid_token", error_description="malformed Authorization header"`},
-		{"empty bearer", "Bearer ", `Bearer realm="demo", error="invalid_token", error_description="malformed Authorization header"`},
+		{"no header", "", `Bearer realm="authtest"`},
+		{"unknown token", "Bearer at_nope", `Bearer realm="authtest", error="invalid_token", error_description="unknown access token"`},
+		{"basic scheme", "Basic YTpi", `Bearer realm="authtest", error="invalid_token", error_description="malformed Authorization header"`},
+		{"empty bearer", "Bearer ", `Bearer realm="authtest", error="invalid_token", error_description="malformed Authorization header"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/items", nil)
+			req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/items", nil)
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
@@ -32,18 +32,18 @@ func TestResourceChallenges(t *testing.T) {
 		})
 	}
 	// The scheme is case-insensitive.
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/api/items", nil)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/items", nil)
 	req.Header.Set("Authorization", "bearer "+at)
 	if r := do(t, req); r.status != http.StatusOK {
 		t.Errorf("lowercase bearer = %d, want 200", r.status)
 	}
-	if st := s.Stats(); st.Unauthorized != int64(len(tests)) || st.Resources != 1 {
-		t.Errorf("Stats() = %+v, want %d unauthorized, 1 resource", st, len(tests))
+	if st := s.Counters(); st.Unauthorized != int64(len(tests)) || st.Resources != 1 {
+		t.Errorf("Counters() = %+v, want %d unauthorized, 1 resource", st, len(tests))
 	}
 }
 
 func TestResources(t *testing.T) {
-	_, ts := newTestServer(t, Config{})
+	ts := NewServer(t, Options{})
 	at, _ := login(t, ts.URL)
 	tests := []struct {
 		path     string
@@ -111,45 +111,45 @@ func TestResources(t *testing.T) {
 }
 
 func TestRevokeAccessTokensAndAll(t *testing.T) {
-	s, ts := newTestServer(t, Config{})
-	at, rt := login(t, ts.URL)
+	s := NewServer(t, Options{})
+	at, rt := login(t, s.URL)
 	s.RevokeAccessTokens()
-	r := get(t, ts.URL, "/api/profile", at)
+	r := get(t, s.URL, "/api/profile", at)
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), "access token revoked") {
 		t.Fatalf("revoked access token = %d %q, want 401 revoked", r.status, r.header.Get("WWW-Authenticate"))
 	}
-	r2 := refresh(t, ts.URL, rt)
+	r2 := refresh(t, s.URL, rt)
 	if r2.status != http.StatusOK {
 		t.Fatalf("refresh after RevokeAccessTokens = %d, want 200", r2.status)
 	}
-	if got := get(t, ts.URL, "/api/profile", r2.str("access_token")); got.status != http.StatusOK {
+	if got := get(t, s.URL, "/api/profile", r2.str("access_token")); got.status != http.StatusOK {
 		t.Errorf("new access token = %d, want 200", got.status)
 	}
 	s.RevokeAll()
-	if got := get(t, ts.URL, "/api/profile", r2.str("access_token")); got.status != http.StatusUnauthorized {
+	if got := get(t, s.URL, "/api/profile", r2.str("access_token")); got.status != http.StatusUnauthorized {
 		t.Errorf("access after RevokeAll = %d, want 401", got.status)
 	}
-	if got := refresh(t, ts.URL, r2.str("refresh_token")); got.status != http.StatusUnauthorized {
+	if got := refresh(t, s.URL, r2.str("refresh_token")); got.status != http.StatusUnauthorized {
 		t.Errorf("refresh after RevokeAll = %d, want 401", got.status)
 	}
-	at3, _ := login(t, ts.URL)
-	if got := get(t, ts.URL, "/api/profile", at3); got.status != http.StatusOK {
+	at3, _ := login(t, s.URL)
+	if got := get(t, s.URL, "/api/profile", at3); got.status != http.StatusOK {
 		t.Errorf("login after RevokeAll = %d, want 200", got.status)
 	}
-	if st := s.Stats(); st.Revocations != 2 || st.ActiveFamilies != 1 {
-		t.Errorf("Stats() = %+v, want 2 revocations, 1 active family", st)
+	if st := s.Counters(); st.Revocations != 2 || st.ActiveFamilies != 1 {
+		t.Errorf("Counters() = %+v, want 2 revocations, 1 active family", st)
 	}
 }
 
 func TestDebugStats(t *testing.T) {
-	_, ts := newTestServer(t, Config{})
+	ts := NewServer(t, Options{})
 	login(t, ts.URL)
 	get(t, ts.URL, "/api/profile", "")
 	r := get(t, ts.URL, "/debug/stats", "")
 	if r.status != 200 || r.json["logins"] != float64(1) || r.json["unauthorized"] != float64(1) || r.json["active_families"] != float64(1) {
 		t.Errorf("/debug/stats = %d %s", r.status, r.body)
 	}
-	for _, k := range []string{"failed_logins", "refreshes", "failed_refreshes", "reuse_detections", "resources", "revocations", "injected_failures"} {
+	for _, k := range []string{"failed_logins", "refreshes", "failed_refreshes", "reuses", "forbidden", "resources", "revocations", "injected_failures"} {
 		if _, ok := r.json[k]; !ok {
 			t.Errorf("/debug/stats lacks %q", k)
 		}

@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"net/http"
@@ -10,14 +10,14 @@ import (
 // BenchmarkResource measures one authorized GET /api/profile through
 // ServeHTTP (no network).
 func BenchmarkResource(b *testing.B) {
-	s := New(Config{})
-	at := s.tokens.login("alice", s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL).access
+	s := newServer(Options{})
+	at := s.tokens.login("alice", s.opts.Now(), s.opts.AccessTTL, s.opts.RefreshTTL).access
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodGet, "/api/profile", nil)
 		req.Header.Set("Authorization", "Bearer "+at)
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
+		s.serveHTTP(w, req)
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d", w.Code)
 		}
@@ -27,13 +27,13 @@ func BenchmarkResource(b *testing.B) {
 // BenchmarkRefresh measures one rotation through POST /auth/refresh,
 // including the amortized sweep.
 func BenchmarkRefresh(b *testing.B) {
-	s := New(Config{})
-	rt := s.tokens.login("alice", s.cfg.Now(), s.cfg.AccessTTL, s.cfg.RefreshTTL).refresh
+	s := newServer(Options{})
+	rt := s.tokens.login("alice", s.opts.Now(), s.opts.AccessTTL, s.opts.RefreshTTL).refresh
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/auth/refresh", strings.NewReader(`{"refresh_token":"`+rt+`"}`))
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, req)
+		s.serveHTTP(w, req)
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}

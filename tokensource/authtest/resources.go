@@ -1,4 +1,4 @@
-package demoserver
+package authtest
 
 import (
 	"context"
@@ -43,13 +43,13 @@ func bearerToken(r *http.Request) (tok string, present bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// protect runs next only for a request with a valid access token; others get
-// 401 with an RFC 6750 challenge.
+// protect runs next only for a request with a valid access token; others
+// are refused as Options.Challenge says.
 func (s *Server) protect(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, present := bearerToken(r)
 		if !present {
-			s.unauthorized(w, `Bearer realm="demo"`, "missing access token")
+			s.refuse(w, "", false, "missing access token")
 			return
 		}
 		reason := "malformed Authorization header"
@@ -58,19 +58,52 @@ func (s *Server) protect(next http.HandlerFunc) http.HandlerFunc {
 			user, reason = s.tokens.checkAccess(tok, s.now())
 		}
 		if reason != "" {
-			s.unauthorized(w, `Bearer realm="demo", error="invalid_token", error_description="`+reason+`"`, reason)
+			s.refuse(w, tok, true, reason)
 			return
 		}
-		s.stats.resources.Add(1)
+		s.tally.resources.Add(1)
 		next(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 	}
 }
 
-func (s *Server) unauthorized(w http.ResponseWriter, challenge, reason string) {
-	s.stats.unauthorized.Add(1)
-	s.log.Debug("demoserver: resource refused", "reason", reason)
-	w.Header().Set("WWW-Authenticate", challenge)
-	writeError(w, http.StatusUnauthorized, "invalid_token", reason)
+// hydraDescription is the error_description Ory Hydra sends with
+// error="request_unauthorized".
+const hydraDescription = "The request could not be authorized. Check that you provided valid credentials in the right format."
+
+// refuse answers an API request whose access token tok is not valid, for
+// reason, in the Options.Challenge style; sent is false when the request
+// had no Authorization header.
+func (s *Server) refuse(w http.ResponseWriter, tok string, sent bool, reason string) {
+	status, code := http.StatusUnauthorized, "invalid_token"
+	challenge := `Bearer realm="authtest"`
+	switch ch := s.opts.Challenge; {
+	case ch == ChallengeHydra:
+		code = "request_unauthorized"
+		challenge = `Bearer error="request_unauthorized", error_description="` + hydraDescription + `"`
+	case ch == ChallengeNone:
+		challenge = ""
+	case !sent || ch == ChallengeBare:
+		// RFC 6750 section 3.1: no error code when no token was sent.
+	case ch == ChallengeInsufficientScope:
+		status, code = http.StatusForbidden, "insufficient_scope"
+		challenge += `, error="insufficient_scope", error_description="` + reason + `"`
+	default:
+		challenge += `, error="invalid_token", error_description="` + reason + `"`
+	}
+	if status == http.StatusForbidden {
+		s.tally.forbidden.Add(1)
+	} else {
+		s.tally.unauthorized.Add(1)
+	}
+	e := Event{Kind: EventRejected, Via: viaAPI, Status: status, Reason: reason}
+	if tok != "" {
+		e.Label = TokenLabel(tok)
+	}
+	s.record(e)
+	if challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	writeError(w, status, code, reason)
 }
 
 func userOf(r *http.Request) string {
