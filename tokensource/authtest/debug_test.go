@@ -30,18 +30,7 @@ func debugCall(t *testing.T, method, u string, form url.Values, edit func(*http.
 	if edit != nil {
 		edit(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading %s: %v", req.URL.Path, err)
-	}
-	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
-	_ = json.Unmarshal(b, &r.json)
-	return r
+	return send(t, http.DefaultClient, req)
 }
 
 func TestDebugControl(t *testing.T) {

@@ -83,18 +83,7 @@ func noRedirects() *http.Client {
 func doWith(t *testing.T, c *http.Client, req *http.Request) reply {
 	t.Helper()
 	defer c.CloseIdleConnections()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading %s: %v", req.URL.Path, err)
-	}
-	r := reply{status: resp.StatusCode, header: resp.Header, body: b}
-	_ = json.Unmarshal(b, &r.json)
-	return r
+	return send(t, c, req)
 }
 
 // sendRaw writes req whole on a new TCP connection to its host, then reads

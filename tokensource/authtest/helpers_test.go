@@ -58,7 +58,13 @@ func do(t *testing.T, req *http.Request) reply {
 	if strings.HasPrefix(req.URL.Path, "/debug/") {
 		req.Header.Set(DebugHeader, "1") // debug endpoints refuse calls without it
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return send(t, http.DefaultClient, req)
+}
+
+// send makes req with c and reads the whole reply.
+func send(t *testing.T, c *http.Client, req *http.Request) reply {
+	t.Helper()
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
