@@ -34,15 +34,15 @@ func (c *challenge) get(name string) (string, bool) {
 type verdict int
 
 const (
-	// renewable: the token was rejected (a challenge for our scheme with no
-	// error or error="invalid_token", or no challenge at all). A new token
-	// may succeed.
+	// renewable: the token was rejected (a challenge for our scheme with
+	// any error but insufficient_scope, or no challenge at all). A new
+	// token may succeed.
 	renewable verdict = iota
 	// foreign: only challenges for other schemes (e.g. Basic); the 401 is
 	// not about our token.
 	foreign
-	// refused: a challenge for our scheme with another error, such as
-	// insufficient_scope or invalid_request; a new token would not help.
+	// refused: a challenge for our scheme with error="insufficient_scope";
+	// a new token with the same scopes would not help.
 	refused
 )
 
@@ -50,10 +50,12 @@ const (
 // whether renewing a token of the given scheme (such as "Bearer") can help.
 //
 //   - no WWW-Authenticate at all: renewable (many servers send a bare 401);
-//   - a challenge for scheme without an error parameter, or with
-//     error="invalid_token" (RFC 6750 section 3.1): renewable;
-//   - a challenge for scheme with any other error (insufficient_scope,
-//     invalid_request): refused;
+//   - a challenge for scheme with error="insufficient_scope" (RFC 6750
+//     section 3.1): refused, since the token is valid but too weak;
+//   - any other challenge for scheme: renewable. RFC 6750 names
+//     invalid_token, but real servers send other codes for a revoked or
+//     rotated-away token (Ory Hydra: error="request_unauthorized"), and the
+//     transport retries at most once anyway;
 //   - only challenges for other schemes, or nothing parsable: foreign.
 //
 // When several challenges name scheme, the first one decides.
@@ -69,11 +71,10 @@ func classify(h http.Header, scheme string) verdict {
 			if !strings.EqualFold(c.scheme, scheme) {
 				continue
 			}
-			code, ok := c.get("error")
-			if !ok || code == "invalid_token" {
-				return renewable
+			if code, _ := c.get("error"); strings.EqualFold(code, "insufficient_scope") {
+				return refused
 			}
-			return refused
+			return renewable
 		}
 	}
 	if !seen {

@@ -15,10 +15,13 @@
 // decides (RFC 6750 section 3.1):
 //
 //   - no WWW-Authenticate at all: renewable. Many servers send a bare 401;
-//   - a challenge for the token's scheme (normally Bearer) with no error
-//     parameter or with error="invalid_token": renewable;
-//   - a challenge for the token's scheme with another error, such as
-//     insufficient_scope: returned as is, since a new token would not help;
+//   - a challenge for the token's scheme (normally Bearer) with
+//     error="insufficient_scope": returned as is, since a new token with the
+//     same scopes would not help;
+//   - any other challenge for the token's scheme: renewable. RFC 6750 names
+//     error="invalid_token", but real servers use other codes for a revoked
+//     token (Ory Hydra: error="request_unauthorized"), and the request is
+//     retried at most once anyway;
 //   - only challenges of other schemes (say Basic): not about our token,
 //     returned as is.
 //

@@ -49,7 +49,8 @@ func TestUnauthorized(t *testing.T) {
 		{"lowercase scheme renews", `bearer error=invalid_token`, "renewed-1", 200, 2, 1, 1},
 		{"401 on retry is returned, not looped", `Bearer error="invalid_token"`, "", 401, 2, 1, 1},
 		{"insufficient_scope is not renewed", `Bearer error="insufficient_scope", scope="admin"`, "renewed-1", 401, 1, 0, 0},
-		{"invalid_request is not renewed", `Bearer error="invalid_request"`, "renewed-1", 401, 1, 0, 0},
+		{"invalid_request renews once", `Bearer error="invalid_request"`, "renewed-1", 200, 2, 1, 1},
+		{"Hydra's request_unauthorized renews once", `Bearer error="request_unauthorized"`, "renewed-1", 200, 2, 1, 1},
 		{"Basic only is not ours", `Basic realm="x"`, "renewed-1", 401, 1, 0, 0},
 		{"Bearer among others renews", `Basic realm="x", Bearer error="invalid_token"`, "renewed-1", 200, 2, 1, 1},
 	}

@@ -58,10 +58,9 @@ func TestTransportAgainstEveryChallenge(t *testing.T) {
 		{"none", authtest.ChallengeNone, 200, 1},
 		// 403: not about the token's validity; never renewed.
 		{"insufficient_scope", authtest.ChallengeInsufficientScope, 403, 0},
-		// transport treats a Bearer challenge with an error code other
-		// than invalid_token as final (transport/challenge.go), Hydra's
-		// request_unauthorized included.
-		{"hydra", authtest.ChallengeHydra, 401, 0},
+		// Hydra's request_unauthorized for a revoked token is renewed like
+		// invalid_token: any Bearer 401 but insufficient_scope is.
+		{"hydra", authtest.ChallengeHydra, 200, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
