@@ -21,16 +21,19 @@ func (s *Source) run(ctx context.Context, f *flight) {
 	tok, degraded, err := s.refresh(ctx, f.trigger)
 	now := s.now()
 	s.mu.Lock()
-	f.tok, f.err = tok, err
-	s.flight = nil
-	close(f.done)
-	s.mu.Unlock()
+	// The pause is set before the flight is cleared, under the lock that
+	// starts the next flight: an older flight's failure can never hold off
+	// refreshes after a newer one succeeded.
 	switch {
 	case err != nil || degraded || s.dirty.Load():
 		s.notBefore.Store(now.Add(s.backoff()).UnixNano())
 	default:
 		s.notBefore.Store(0)
 	}
+	f.tok, f.err = tok, err
+	s.flight = nil
+	close(f.done)
+	s.mu.Unlock()
 }
 
 // refresh is the cold path: lock the store, re-read it, then adopt, refresh
