@@ -17,7 +17,8 @@ import (
 // What is lost: an oauth2.TokenSource has no way to hear that a server
 // rejected a token, so through oauth2.NewClient a token the server revoked
 // keeps being sent (every request answered 401) until its clock expiry.
-// Use [transport.Transport] on s instead where renewal on 401 matters.
+// Use [github.com/tokenrefresh/tokenrefresh/transport.Transport] on s
+// instead where renewal on 401 matters.
 func (s *Source) OAuth2(ctx context.Context) oauth2.TokenSource {
 	return oauth2Source{s: s, ctx: ctx}
 }
