@@ -22,6 +22,7 @@ const module = "github.com/tokenrefresh/tokenrefresh"
 // notSecret lists types whose secret-looking fields are not secrets.
 var notSecret = []string{
 	"tokensource.JSONMapping", // JSON field paths such as "data.access_token"
+	"tokensource.Metadata",    // public metadata: TokenEndpointAuthMethodsSupported names methods
 }
 
 // TestNoExportedTypePrintsASecret sweeps every exported type of every

@@ -31,6 +31,11 @@ type Counters struct {
 	// refresh logic: Refreshes + FailedRefreshes (same exclusions as
 	// LoginRequests).
 	RefreshRequests int64 `json:"refresh_requests"`
+	// ClientCredentials counts tokens issued by the client_credentials
+	// grant, including those whose answer was lost. They are not Logins:
+	// no user logs in. A client refused by client authentication is an
+	// [EventClientRejected], counted nowhere.
+	ClientCredentials int64 `json:"client_credentials"`
 	// Reuses counts replays of a spent refresh token outside the grace
 	// period: each is a reuse detection that revokes a family.
 	Reuses int64 `json:"reuses"`
@@ -75,7 +80,7 @@ type tally struct {
 	logins, failedLogins, refreshes, failedRefreshes atomic.Int64
 	reuse, unauthorized, forbidden, resources        atomic.Int64
 	revocations, injected, redirects, lost, resets   atomic.Int64
-	grace                                            atomic.Int64
+	grace, clientCredentials                         atomic.Int64
 }
 
 // Counters returns a snapshot of the counters.
@@ -89,6 +94,7 @@ func (s *Server) Counters() Counters {
 		Refreshes:         refreshes,
 		FailedRefreshes:   failedRefreshes,
 		RefreshRequests:   refreshes + failedRefreshes,
+		ClientCredentials: s.tally.clientCredentials.Load(),
 		Reuses:            s.tally.reuse.Load(),
 		GraceReuses:       s.tally.grace.Load(),
 		MaxPresentations:  int64(s.tokens.maxPresentations()),

@@ -12,9 +12,10 @@
 //	srv.RevokeAccessTokens()
 //	// ... assert on srv.Counters() and srv.Events() ...
 //
-// The server speaks both API styles token clients meet: RFC 6749 (password
-// and refresh_token grants, client authentication by HTTP Basic or form
-// fields, RFC 7009 revocation) and an in-house JSON login API in several
+// The server speaks both API styles token clients meet: RFC 6749 (password,
+// refresh_token and client_credentials grants, client authentication by
+// HTTP Basic or form fields, RFC 7009 revocation, RFC 8414 and OpenID
+// Connect discovery) and an in-house JSON login API in several
 // naming styles. It issues opaque random tokens with a real lifetime,
 // rotates refresh tokens strictly and revokes a whole token family when a
 // spent refresh token comes back, as Okta and Auth0 do with rotation
@@ -32,7 +33,8 @@
 // one OAuth2 client and a handful of demo users (passwords compared in
 // constant time, but kept in memory in the clear); it has no authorization
 // code flow, PKCE, consent, scopes (a requested scope is echoed back),
-// JWTs, OpenID Connect discovery or TLS, and is not hardened against
+// JWTs, ID tokens (its OpenID Connect discovery document is the RFC 8414
+// one, without the OpenID-only fields) or TLS, and is not hardened against
 // hostile networks. It listens on loopback only unless told otherwise.
 //
 // # Starting a server
@@ -63,7 +65,19 @@
 //     password and refresh_token grants with the same rotation and reuse
 //     detection (refusals are 400 invalid_grant), client authentication by
 //     HTTP Basic (form-encoded per RFC 6749 section 2.3.1, or raw) or by
-//     client_id/client_secret form fields.
+//     client_id/client_secret form fields. The client_credentials grant
+//     (RFC 6749 section 4.4) answers an access token with expires_in and
+//     no refresh token, for the client itself (the API's "user" is the
+//     client id); each one counts in [Counters].ClientCredentials, not in
+//     Logins.
+//   - GET /.well-known/oauth-authorization-server (RFC 8414) and
+//     GET /.well-known/openid-configuration: the metadata document, whose
+//     issuer is [Server.IssuerURL] (the server's URL), with token_endpoint,
+//     revocation_endpoint, grant_types_supported and
+//     token_endpoint_auth_methods_supported. It has no authorization or
+//     device authorization endpoint, since the server has neither;
+//     [Options].MutateDiscovery changes the document (an issuer mismatch,
+//     a plain-http endpoint...).
 //   - POST /oauth2/revoke ([Server.RevokeURL]): RFC 7009; a refresh token
 //     revokes its family, an access token only itself.
 //   - The protected API ([Server.APIURL]): GET /api/profile, /api/items,
@@ -106,6 +120,7 @@
 //   - BadCredentialsStatus: the status of a wrong password (500, say).
 //   - MutateTokenResponse: rewrite successful token responses (odd
 //     expires_in values, a numeric token_type, no access_token...).
+//   - MutateDiscovery: rewrite the metadata document.
 //
 // # Fault injection
 //

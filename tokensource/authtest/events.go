@@ -21,6 +21,10 @@ const (
 	EventLogin EventKind = "login"
 	// EventLoginFailed: a login was refused for bad credentials.
 	EventLoginFailed EventKind = "login-failed"
+	// EventClientCredentials: the client_credentials grant issued an
+	// access token (User is the client id, Issued the access token; each
+	// issue is a family of its own, with no refresh token).
+	EventClientCredentials EventKind = "client-credentials"
 	// EventRefresh: a refresh succeeded (Label is the refresh token
 	// presented, Issued the new one when rotated).
 	EventRefresh EventKind = "refresh"

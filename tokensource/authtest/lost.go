@@ -39,12 +39,13 @@ type lossRule struct {
 // rotate-then-fail: the presented refresh token is spent and the new pair
 // is stored and valid server-side, but the client never receives it. For
 // [OpLogin] (POST /auth/login and the password grant) the login is checked
-// and a family started. Only requests that reach the login or refresh logic
-// count (see [Counters].LoginRequests and RefreshRequests), whatever their
-// outcome: a refused refresh loses its error answer too. Each counts in
+// and a family started; for [OpClientCredentials] (the client_credentials
+// grant) an access token is issued. Only requests that reach the login or
+// refresh logic count (see [Counters].LoginRequests and RefreshRequests),
+// whatever their outcome: a refused refresh loses its error answer too. Each counts in
 // [Counters].LostReplies and is recorded as an [EventReplyLost]. n <= 0
 // clears the rule for op; a later call replaces it; an op other than
-// OpLogin and OpRefresh arms nothing.
+// OpLogin, OpRefresh and OpClientCredentials arms nothing.
 func (s *Server) ProcessThenFail(op string, n int, how LostReply) {
 	if how < Lost504HTML || how > LostReset {
 		how = Lost504HTML

@@ -64,8 +64,8 @@ func (s *Server) refuseClient(w http.ResponseWriter, basic bool) {
 	writeError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 }
 
-// handleToken is the RFC 6749 token endpoint: password and refresh_token
-// grants.
+// handleToken is the RFC 6749 token endpoint: password, refresh_token and
+// client_credentials grants.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	if !parseForm(w, r) || !s.clientOK(w, r) {
@@ -76,10 +76,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.passwordGrant(w, r.PostForm)
 	case "refresh_token":
 		s.refreshGrant(w, r.PostForm)
+	case "client_credentials":
+		s.clientCredentialsGrant(w, r)
 	case "":
 		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
-		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: password, refresh_token")
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: password, refresh_token, client_credentials")
 	}
 }
 

@@ -89,7 +89,7 @@ func TestOAuth2Errors(t *testing.T) {
 		{"missing username", with(pw, "username", ""), "cli", "sec", 400, "invalid_request"},
 		{"unknown refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt_x"}}, "cli", "sec", 400, "invalid_grant"},
 		{"missing refresh", url.Values{"grant_type": {"refresh_token"}}, "cli", "sec", 400, "invalid_request"},
-		{"unsupported grant", url.Values{"grant_type": {"client_credentials"}}, "cli", "sec", 400, "unsupported_grant_type"},
+		{"unsupported grant", url.Values{"grant_type": {"urn:example:no-such-grant"}}, "cli", "sec", 400, "unsupported_grant_type"},
 		{"missing grant", url.Values{}, "cli", "sec", 400, "invalid_request"},
 	}
 	for _, tt := range tests {

@@ -108,7 +108,8 @@ type Options struct {
 	BadCredentialsStatus int
 	// MutateTokenResponse, when set, is called with the body of every
 	// successful token response (op is [OpLogin] or [OpRefresh]; JSON API
-	// and /oauth2/token alike) just before it is written, and may change it
+	// and /oauth2/token alike; [OpClientCredentials] for that grant) just
+	// before it is written, and may change it
 	// freely: set expires_in to 0, -5, 1e12 or "soon", token_type to 7,
 	// delete access_token... The body always has the snake_case names
 	// (access_token, token_type, refresh_token when issued, expires_in and
@@ -120,6 +121,14 @@ type Options struct {
 	// for an answer lost by [Server.ProcessThenFail].
 	// [Server.SetMutateTokenResponse] replaces it.
 	MutateTokenResponse func(op string, body map[string]any)
+	// MutateDiscovery, when set, is called with a fresh copy of the
+	// metadata document before each answer at
+	// /.well-known/oauth-authorization-server and
+	// /.well-known/openid-configuration, and may change it freely: another
+	// "issuer" (an issuer mismatch), a plain-http endpoint, a deleted
+	// "token_endpoint", an added "device_authorization_endpoint"... It is
+	// called concurrently.
+	MutateDiscovery func(doc map[string]any)
 }
 
 // ExpiresInStyle selects how token responses encode expires_in and
@@ -200,6 +209,9 @@ const (
 	// OpRefresh is a refresh: POST /auth/refresh or the refresh_token grant
 	// of /oauth2/token.
 	OpRefresh = "refresh"
+	// OpClientCredentials is the client_credentials grant of
+	// /oauth2/token.
+	OpClientCredentials = "client_credentials"
 )
 
 // withDefaults returns o with every zero field that has a default set, and

@@ -146,6 +146,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST "+pathLogout, s.handleLogout)
 	m.HandleFunc("POST "+pathToken, s.handleToken)
 	m.HandleFunc("POST "+pathRevoke, s.handleRevoke)
+	m.HandleFunc("GET "+pathOAuthMetadata, s.handleMetadata)
+	m.HandleFunc("GET "+pathOIDCMetadata, s.handleMetadata)
 	s.debugRoutes(m)
 	m.HandleFunc("GET /api/profile", s.protect(s.handleProfile))
 	m.HandleFunc("GET /api/items", s.protect(s.handleItems))
