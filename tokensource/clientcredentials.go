@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -174,14 +173,7 @@ func (g ClientCredentialsGrant) view() view {
 	v.add("client_id", g.ClientID)
 	v.secret("client_secret", g.ClientSecret != "")
 	v.add("scopes", strings.Join(g.Scopes, " "))
-	names := make([]string, 0, len(g.EndpointParams))
-	for k := range g.EndpointParams {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	if len(names) > 0 {
-		v.add("endpoint_params", strings.Join(names, ",")+" (values redacted)")
-	}
+	v.keys("endpoint_params", g.EndpointParams)
 	return v
 }
 

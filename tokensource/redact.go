@@ -62,6 +62,19 @@ func (v view) marshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// keys appends the sorted names of m, whose values may be secrets (header
+// values, extra form parameters), when m is not empty.
+func (v *view) keys(name string, m map[string][]string) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		v.add(name, strings.Join(names, ",")+" (values redacted)")
+	}
+}
+
 // add appends a non-secret field when it is set.
 func (v *view) add(name, value string) {
 	if value != "" {
@@ -113,14 +126,7 @@ func (g *JSONGrant) view() view {
 	v.add("logout_url", g.LogoutURL)
 	v.add("username", g.Username)
 	v.secret("password", g.Password != "")
-	names := make([]string, 0, len(g.Header))
-	for k := range g.Header {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	if len(names) > 0 {
-		v.add("header", strings.Join(names, ",")+" (values redacted)")
-	}
+	v.keys("header", g.Header)
 	return v
 }
 
