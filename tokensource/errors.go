@@ -6,14 +6,116 @@ import (
 	"strings"
 )
 
+// Every error this package returns has a message that starts with
+// "tokensource: " exactly once. Errors are classified with errors.Is and
+// errors.As only, never by their text. The helpers below keep the prefix
+// single when one of our errors wraps another: a wrapped error of this
+// package is rendered without its prefix (its bare message), and the
+// outermost error adds it once.
+
+// prefix starts every error message of this package.
+const prefix = "tokensource: "
+
+// barer is implemented by this package's error types: bare returns the
+// message without the package prefix.
+type barer interface {
+	error
+	bare() string
+}
+
+// pkgError is an error of this package built by newError or errorf.
+type pkgError struct {
+	msg string // without prefix
+	err error  // what it wraps, if anything
+}
+
+func (e *pkgError) Error() string { return prefix + e.msg }
+func (e *pkgError) bare() string  { return e.msg }
+func (e *pkgError) Unwrap() error { return e.err }
+
+// newError is errors.New with the package prefix.
+func newError(msg string) error { return &pkgError{msg: msg} }
+
+// errorf is fmt.Errorf with the package prefix: %w and %v operands that
+// are errors of this package are rendered bare, so the prefix appears once.
+func errorf(format string, args ...any) error {
+	shown := make([]any, len(args))
+	for i, a := range args {
+		if e, ok := a.(barer); ok {
+			a = bareError{e}
+		}
+		shown[i] = a
+	}
+	w := fmt.Errorf(format, shown...)
+	return &pkgError{msg: w.Error(), err: errors.Unwrap(w)}
+}
+
+// errorfJoin is errorf for formats with more than one %w: the result
+// unwraps to every one of them.
+func errorfJoin(format string, args ...any) error {
+	shown := make([]any, len(args))
+	for i, a := range args {
+		if e, ok := a.(barer); ok {
+			a = bareError{e}
+		}
+		shown[i] = a
+	}
+	w := fmt.Errorf(format, shown...)
+	return &multiError{pkgError{msg: w.Error()}, w}
+}
+
+type multiError struct {
+	pkgError
+	w error
+}
+
+func (e *multiError) Unwrap() []error {
+	if u, ok := e.w.(interface{ Unwrap() []error }); ok {
+		return u.Unwrap()
+	}
+	return []error{errors.Unwrap(e.w)}
+}
+
+// bareError renders an error of this package without its prefix when it
+// is wrapped by another; it unwraps to the error itself.
+type bareError struct{ e barer }
+
+func (b bareError) Error() string { return b.e.bare() }
+func (b bareError) Unwrap() error { return b.e }
+
+// bareMessage is err's message without the package prefix when err is an
+// error of this package, else its message.
+func bareMessage(err error) string {
+	if b, ok := err.(barer); ok {
+		return b.bare()
+	}
+	return err.Error()
+}
+
+// ours reports whether err, or an error it wraps, is one of this package's
+// (so its message already carries the prefix).
+func ours(err error) bool {
+	var b barer
+	return errors.As(err, &b)
+}
+
+// withOp adds "tokensource: op: " to a Grant's error, unless the error
+// already comes from this package, so messages never stutter.
+func withOp(op string, err error) error {
+	if ours(err) {
+		return err
+	}
+	return errorf("%s: %w", op, err)
+}
+
 // ErrReauthRequired means the session cannot be continued without fresh
 // credentials: the refresh token is missing, expired, rejected or spent, and
 // logging in again failed or was impossible. Test with errors.Is.
-var ErrReauthRequired = errors.New("tokensource: re-authentication required")
+var ErrReauthRequired = newError("re-authentication required")
 
 // ErrNoRefreshToken is returned by a Grant's Refresh when called without a
 // refresh token. It satisfies errors.Is(err, ErrReauthRequired).
-var ErrNoRefreshToken = fmt.Errorf("%w: no refresh token", ErrReauthRequired)
+var ErrNoRefreshToken = errorf("%w: no refresh token", ErrReauthRequired)
 
 // ErrRefreshOutcomeUnknown means a refresh request may have reached the
 // server but no usable answer came back: the connection was reset or timed
@@ -22,7 +124,7 @@ var ErrNoRefreshToken = fmt.Errorf("%w: no refresh token", ErrReauthRequired)
 // the refresh token, so it is never sent again automatically (except once
 // inside a grant's reuse grace period, see [ReuseGracer]). It satisfies
 // errors.Is(err, ErrReauthRequired): the session continues by logging in.
-var ErrRefreshOutcomeUnknown = fmt.Errorf("%w: refresh outcome unknown, the server may have used the refresh token", ErrReauthRequired)
+var ErrRefreshOutcomeUnknown = errorf("%w: refresh outcome unknown, the server may have used the refresh token", ErrReauthRequired)
 
 // ErrStoreUnwritable means the Store showed, before a refresh token was
 // sent, that it could not save the answer: a full disk, a read-only file
@@ -30,7 +132,7 @@ var ErrRefreshOutcomeUnknown = fmt.Errorf("%w: refresh outcome unknown, the serv
 // the server is untouched and continues, with no new login, once the store
 // can be written again. The error also wraps the store's own error
 // (storage.ErrNoSpace, storage.ErrReadOnly, fs.ErrPermission, ...).
-var ErrStoreUnwritable = errors.New("tokensource: the store cannot save a new token, so the refresh was not sent")
+var ErrStoreUnwritable = newError("the store cannot save a new token, so the refresh was not sent")
 
 // NewerSessionError reports a stored session written by a newer version of
 // this program, in a format this one cannot read. It is never overwritten,
@@ -41,8 +143,10 @@ type NewerSessionError struct {
 	Err error  // the store's or the decoder's error
 }
 
-func (e *NewerSessionError) Error() string {
-	return fmt.Sprintf("tokensource: the session stored under %q was written by a newer version of this program and is left untouched (upgrade, or log out to delete it): %v", e.Key, e.Err)
+func (e *NewerSessionError) Error() string { return prefix + e.bare() }
+
+func (e *NewerSessionError) bare() string {
+	return fmt.Sprintf("the session stored under %q was written by a newer version of this program and is left untouched (upgrade, or log out to delete it): %v", e.Key, e.Err)
 }
 
 // Unwrap returns Err.
@@ -75,9 +179,10 @@ type TokenError struct {
 	Err error
 }
 
-func (e *TokenError) Error() string {
+func (e *TokenError) Error() string { return prefix + e.bare() }
+
+func (e *TokenError) bare() string {
 	var b strings.Builder
-	b.WriteString("tokensource: ")
 	if e.Op != "" {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
@@ -93,7 +198,7 @@ func (e *TokenError) Error() string {
 		parts = append(parts, fmt.Sprintf("%q", e.Description))
 	}
 	if e.Err != nil {
-		parts = append(parts, e.Err.Error())
+		parts = append(parts, bareMessage(e.Err))
 	}
 	if e.Body != "" && e.Code == "" {
 		parts = append(parts, fmt.Sprintf("body %q", e.Body))

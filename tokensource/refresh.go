@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/storage"
@@ -233,16 +232,6 @@ func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error)
 	}
 	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start), ClockSkew: tok.ClockSkew})
 	return s.received(tok), nil
-}
-
-// withOp adds "tokensource: op: " to a Grant's error, unless the error
-// already comes from this package with its own context (a *TokenError,
-// ErrNoCredentials), so messages never stutter.
-func withOp(op string, err error) error {
-	if strings.HasPrefix(err.Error(), "tokensource: ") {
-		return err
-	}
-	return fmt.Errorf("tokensource: %s: %w", op, err)
 }
 
 func checkToken(tok *Token) error {
