@@ -2,7 +2,9 @@ package tokensource
 
 import "time"
 
-// EventKind names something that happened to a session.
+// EventKind names something that happened to a session. Every kind is
+// "<subject>_<what happened>": refresh_*, login_*, token_*, save_*, and the
+// transport's request_*.
 type EventKind string
 
 // Event kinds reported to [Source.OnEvent] (and, for the transport's own
@@ -11,33 +13,65 @@ const (
 	EventRefreshStarted  EventKind = "refresh_started"
 	EventRefreshFinished EventKind = "refresh_finished"
 	EventRefreshFailed   EventKind = "refresh_failed"
-	EventLogin           EventKind = "login"
-	EventLoginFailed     EventKind = "login_failed"
 	// EventRefreshOutcomeUnknown: a refresh token was sent and no usable
 	// answer was saved (a lost answer, or a process that died after
 	// sending): the server may have spent it, so it is not sent again.
 	EventRefreshOutcomeUnknown EventKind = "refresh_outcome_unknown"
-	EventAdopted               EventKind = "adopted"     // a newer token was found in the Store
-	EventSaveFailed            EventKind = "save_failed" // the Store did not accept a new token
-	EventSaved                 EventKind = "saved"       // a pending save finally succeeded
-	EventUnauthorized          EventKind = "unauthorized"
-	EventStaleRetry            EventKind = "stale_retry"
+
+	EventLoginStarted  EventKind = "login_started"
+	EventLoginFinished EventKind = "login_finished"
+	EventLoginFailed   EventKind = "login_failed"
+
+	// EventTokenAdopted: a newer token than the one in memory was found
+	// in the Store (another process rotated) and is used instead of
+	// refreshing.
+	EventTokenAdopted EventKind = "token_adopted"
+
+	// EventSaveFailed: the Store did not accept a new token; it is used
+	// from memory and the save is retried.
+	EventSaveFailed EventKind = "save_failed"
+	// EventSaveFinished: a save that had failed finally succeeded.
+	EventSaveFinished EventKind = "save_finished"
+
+	// EventRequestUnauthorized: the transport intercepted a 401 it will
+	// renew the token for.
+	EventRequestUnauthorized EventKind = "request_unauthorized"
+	// EventRequestStaleRetry: the transport retried a request that was
+	// answered 401 with a token that was already newer than the rejected
+	// one, without a refresh.
+	EventRequestStaleRetry EventKind = "request_stale_retry"
 )
 
-// Trigger says why a refresh ran.
+// Older names of event kinds.
+const (
+	// Deprecated: use EventLoginFinished.
+	EventLogin = EventLoginFinished
+	// Deprecated: use EventTokenAdopted.
+	EventAdopted = EventTokenAdopted
+	// Deprecated: use EventSaveFinished.
+	EventSaved = EventSaveFinished
+	// Deprecated: use EventRequestUnauthorized.
+	EventUnauthorized = EventRequestUnauthorized
+	// Deprecated: use EventRequestStaleRetry.
+	EventStaleRetry = EventRequestStaleRetry
+)
+
+// Trigger says why a refresh or login ran.
 type Trigger string
 
-// Refresh triggers.
+// Triggers. An Event carries one of these, or none (save events).
 const (
 	TriggerStartup Trigger = "startup" // no usable token yet
 	TriggerEarly   Trigger = "early"   // inside the early-refresh margin
 	TriggerExpired Trigger = "expired" // the access token expired by the clock
 	TriggerRenew   Trigger = "renew"   // a server rejected the token (401)
+	TriggerCaller  Trigger = "caller"  // the program called Source.Login
 )
 
 // Event describes one step of a session's life. It never holds a token.
 type Event struct {
-	Kind    EventKind
+	Kind EventKind
+	// Trigger says why the refresh or login ran; empty for save events.
 	Trigger Trigger
 	// Duration is how long the step took, for finished and failed steps.
 	Duration time.Duration

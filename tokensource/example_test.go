@@ -35,7 +35,7 @@ func ExampleSource() {
 			Store: store,
 			Key:   "alice@demo",
 			OnEvent: func(e tokensource.Event) {
-				if e.Kind == tokensource.EventLogin || e.Kind == tokensource.EventRefreshFinished {
+				if e.Kind == tokensource.EventLoginFinished || e.Kind == tokensource.EventRefreshFinished {
 					fmt.Printf("%s (rotated: %v)\n", e.Kind, e.Rotated)
 				}
 			},
@@ -59,7 +59,7 @@ func ExampleSource() {
 	_ = second.Close(ctx)
 	fmt.Println("logins:", srv.Counters().Logins, "refreshes:", srv.Counters().Refreshes)
 	// Output:
-	// login (rotated: false)
+	// login_finished (rotated: false)
 	// loaded from the store, expired: false
 	// refresh_finished (rotated: true)
 	// logins: 1 refreshes: 1

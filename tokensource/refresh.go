@@ -3,7 +3,6 @@ package tokensource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,86 +12,170 @@ import (
 // maxMargin caps the early-refresh margins.
 const maxMargin = time.Minute
 
+// outcome is what a flight hands to finish.
+type outcome struct {
+	tok *Token // for the waiters
+	err error
+	// publish, when set, becomes the published token (it may be the one
+	// already published); dirty reports that it is not in Store, and
+	// saveErr why.
+	publish *Token
+	dirty   bool
+	saveErr error
+	// degraded: getting a new token failed but the published one still
+	// serves; background work pauses.
+	degraded bool
+}
+
 // run executes flight f and hands its result to every waiter.
 func (s *Source) run(ctx context.Context, f *flight) {
-	ctx, cancel := context.WithTimeout(ctx, s.refreshTimeout())
-	defer cancel()
-	tok, degraded, err := s.refresh(ctx, f.trigger)
+	defer f.cancel()
+	var o outcome
+	if f.purpose == forSave {
+		o = s.retrySave(ctx, f)
+	} else {
+		o = s.refresh(ctx, f)
+	}
+	s.finish(f, o)
+}
+
+// finish is the one transition that ends a flight: publish its token, set
+// the background pause, wake the waiters. A flight that Logout cut off
+// publishes nothing; a token it obtained is left for Logout to revoke.
+func (s *Source) finish(f *flight, o outcome) {
 	now := s.now()
 	s.mu.Lock()
-	// The pause is set before the flight is cleared, under the lock that
-	// starts the next flight: an older flight's failure can never hold off
-	// refreshes after a newer one succeeded.
-	switch {
-	case err != nil || degraded || s.dirty.Load():
-		s.notBefore.Store(now.Add(s.backoff()).UnixNano())
-	default:
-		s.notBefore.Store(0)
+	defer s.mu.Unlock()
+	st := s.state()
+	if f.epoch != st.epoch {
+		if o.publish != nil && o.publish != st.tok {
+			f.orphan = o.publish
+		}
+		f.tok, f.err = nil, ErrLoggedOut
+		s.flight = nil
+		close(f.done)
+		return
 	}
-	f.tok, f.err = tok, err
+	next := *st
+	if o.publish != nil {
+		if o.publish != st.tok {
+			o.publish.prepare()
+			next.tok, next.rejected = o.publish, false
+			next.refreshAt = s.refreshAt(o.publish, now)
+		}
+		next.dirty = o.dirty
+		s.saveErr = o.saveErr
+	}
+	next.notBefore = time.Time{}
+	if o.err != nil || o.degraded || next.dirty {
+		next.notBefore = now.Add(s.backoff(&next))
+	}
+	s.st.Store(&next)
+	f.tok, f.err = o.tok, o.err
 	s.flight = nil
 	close(f.done)
-	s.mu.Unlock()
+}
+
+// retrySave saves the published token that an earlier save failed to
+// write, unless the Store meanwhile holds a newer one, which is adopted.
+func (s *Source) retrySave(ctx context.Context, f *flight) outcome {
+	cur := s.state().tok
+	if cur == nil {
+		return outcome{}
+	}
+	unlock, err := s.lockStore(ctx)
+	if err != nil {
+		return outcome{tok: cur, publish: cur, dirty: true, saveErr: err}
+	}
+	defer unlock()
+	cand, err := s.candidate(ctx, f)
+	if err == nil && cand != nil && cand != cur {
+		s.emit(Event{Kind: EventTokenAdopted})
+		return outcome{tok: cand, publish: cand}
+	}
+	o := outcome{tok: cur, publish: cur}
+	o.saveErr = s.save(ctx, f, cur)
+	o.dirty = o.saveErr != nil
+	return o
 }
 
 // refresh is the cold path: lock the store, re-read it, then adopt, refresh
-// or log in, save, and publish - in that order. Degraded reports that
-// getting a new token failed but the current one still serves.
-func (s *Source) refresh(ctx context.Context, trigger Trigger) (tok *Token, degraded bool, err error) {
+// or log in, and save - in that order. finish publishes.
+func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 	if err := s.checkConfig(); err != nil {
-		return nil, false, err
+		return outcome{err: err}
 	}
-	if l, ok := s.Store.(storage.Locker); ok {
-		unlock, err := l.Lock(ctx, s.key())
-		if err != nil {
-			return nil, false, fmt.Errorf("tokensource: lock store: %w", err)
-		}
-		defer s.unlock(unlock)
-	}
-	cand, err := s.candidate(ctx, trigger)
+	unlock, err := s.lockStore(ctx)
 	if err != nil {
-		return nil, false, err
+		return outcome{err: err}
 	}
-	if cand != nil && s.usable(cand, trigger, s.now()) {
-		if s.dirty.Load() {
-			s.save(ctx, cand)
+	defer unlock()
+	cand, err := s.candidate(ctx, f)
+	if err != nil {
+		return outcome{err: err}
+	}
+	if cand != nil && f.purpose == forRefresh && s.usable(cand, s.now()) {
+		o := outcome{tok: cand, publish: cand}
+		cur := s.state()
+		if cand != cur.tok {
+			s.emit(Event{Kind: EventTokenAdopted, Trigger: f.trigger})
+		} else if cur.dirty {
+			o.saveErr = s.save(ctx, f, cand)
+			o.dirty = o.saveErr != nil
 		}
-		return s.adopt(cand), false, nil
+		return o
 	}
-	defer s.releaseReservation()
-	tok, err = s.obtain(ctx, cand, trigger)
-	if tok != nil && err != nil {
+	defer s.releaseReservation(f)
+	tok, err := s.obtain(ctx, f, cand)
+	switch {
+	case tok != nil && err != nil:
 		// A new refresh token came in an unusable answer: keep it.
-		s.save(ctx, tok)
+		o := outcome{err: err}
+		o.saveErr = s.save(ctx, f, tok)
 		if tok.AccessToken != "" {
-			s.publish(tok)
+			o.publish, o.dirty = tok, o.saveErr != nil
+			if !tok.ExpiredAt(s.now()) {
+				o.tok, o.err, o.degraded = tok, nil, true
+			}
 		}
-		if s.usable(tok, triggerSave, s.now()) {
-			return tok, true, nil
-		}
-		return nil, false, err
-	}
-	if err != nil {
-		if cand != nil && trigger != triggerLogin && s.usable(cand, triggerSave, s.now()) {
+		return o
+	case err != nil:
+		if cand != nil && f.purpose == forRefresh && s.serves(cand, s.now()) {
 			// The current token still works; keep serving it and let a
 			// later call try again after a pause.
-			return s.adopt(cand), true, nil
+			cur := s.state()
+			if cand != cur.tok {
+				s.emit(Event{Kind: EventTokenAdopted, Trigger: f.trigger})
+			}
+			return outcome{tok: cand, publish: cand, dirty: cand == cur.tok && cur.dirty, degraded: true}
 		}
-		return nil, false, err
+		return outcome{err: err}
 	}
-	s.save(ctx, tok)
-	s.publish(tok)
-	return tok, false, nil
+	o := outcome{tok: tok, publish: tok}
+	o.saveErr = s.save(ctx, f, tok)
+	o.dirty = o.saveErr != nil
+	return o
+}
+
+// lockStore takes the Store's lock when it has one; unlock releases it.
+func (s *Source) lockStore(ctx context.Context) (unlock func(), err error) {
+	l, ok := s.Store.(storage.Locker)
+	if !ok {
+		return func() {}, nil
+	}
+	release, err := l.Lock(ctx, s.key())
+	if err != nil {
+		return nil, errorf("lock store: %w", err)
+	}
+	return func() { s.unlock(release) }, nil
 }
 
 // candidate returns the newest token known: the one in memory or the one
 // in Store. The store always holds the latest token any process saved, so
 // a differing stored token is newer than ours unless our own save failed.
-func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error) {
-	var mem *Token
-	if h := s.cur.Load(); h != nil {
-		mem = h.tok
-	}
+func (s *Source) candidate(ctx context.Context, f *flight) (*Token, error) {
+	cur := s.state()
+	mem := cur.tok
 	if s.Store == nil {
 		return mem, nil
 	}
@@ -109,7 +192,7 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 		s.log(ctx, slog.LevelWarn, "reading the store failed; using the token in memory", "error", err)
 		return mem, nil
 	case err != nil:
-		return nil, fmt.Errorf("tokensource: load: %w", err)
+		return nil, errorf("load: %w", err)
 	}
 	stored, err := DecodeToken(b)
 	if errors.Is(err, storage.ErrNewerFormat) {
@@ -120,7 +203,7 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 		return mem, nil
 	}
 	if err := s.checkOwner(stored); err != nil {
-		if trigger == triggerLogin {
+		if f.purpose == forLogin {
 			return mem, nil // an explicit login replaces it
 		}
 		return nil, err
@@ -133,7 +216,7 @@ func (s *Source) candidate(ctx context.Context, trigger Trigger) (*Token, error)
 		// token (another process's intent or rejection) still counts.
 		s.learn(stored.RefreshToken, stored.fate)
 		return mem, nil
-	case !s.dirty.Load() || stored.IssuedAt.After(mem.IssuedAt):
+	case !cur.dirty || stored.IssuedAt.After(mem.IssuedAt):
 		return stored, nil
 	}
 	return mem, nil
@@ -156,36 +239,39 @@ func (s *Source) quarantine(ctx context.Context, cause error) {
 	s.log(ctx, slog.LevelWarn, "the stored session is unreadable; moved aside, it will be replaced", "error", cause, "kept_at", where)
 }
 
-// usable reports whether tok can be handed out for trigger without a
-// network call.
-func (s *Source) usable(tok *Token, trigger Trigger, now time.Time) bool {
-	if tok.AccessToken == "" {
+// isRejected reports whether tok is the token a server refused.
+func (s *Source) isRejected(tok *Token) bool {
+	st := s.state()
+	return st.rejected && st.tok != nil && st.tok.AccessToken == tok.AccessToken
+}
+
+// serves reports whether tok can still be handed out while getting a new
+// one failed: it has an access token no server refused, not yet expired.
+func (s *Source) serves(tok *Token, now time.Time) bool {
+	return tok.AccessToken != "" && !s.isRejected(tok) && !tok.ExpiredAt(now)
+}
+
+// usable reports whether tok can answer a refresh without a network call:
+// it serves and is not yet due for refresh.
+func (s *Source) usable(tok *Token, now time.Time) bool {
+	if !s.serves(tok, now) {
 		return false
-	}
-	if r := s.rejected.Load(); r != nil && r.AccessToken == tok.AccessToken {
-		return false
-	}
-	switch trigger {
-	case triggerLogin:
-		return false
-	case triggerSave:
-		return !tok.ExpiredAt(now)
 	}
 	at := s.refreshAt(tok, now)
 	return at.IsZero() || now.Before(at)
 }
 
-// adopt publishes tok unless it is already the published token.
-func (s *Source) adopt(tok *Token) *Token {
-	if h := s.cur.Load(); h != nil && h.tok == tok {
-		return tok
+// publicTrigger is the public trigger of f's events: the refresh trigger, or
+// TriggerCaller for Source.Login.
+func (f *flight) publicTrigger() Trigger {
+	if f.purpose == forLogin {
+		return TriggerCaller
 	}
-	s.emit(Event{Kind: EventAdopted})
-	s.publish(tok)
-	return tok
+	return f.trigger
 }
 
-func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (*Token, error) {
+func (s *Source) callRefresh(ctx context.Context, f *flight, old *Token) (*Token, error) {
+	trigger := f.publicTrigger()
 	s.emit(Event{Kind: EventRefreshStarted, Trigger: trigger})
 	start := time.Now()
 	tok, err := s.Grant.Refresh(ctx, old.RefreshToken)
@@ -214,7 +300,9 @@ func (s *Source) callRefresh(ctx context.Context, old *Token, trigger Trigger) (
 	return tok, nil
 }
 
-func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error) {
+func (s *Source) callLogin(ctx context.Context, f *flight) (*Token, error) {
+	trigger := f.publicTrigger()
+	s.emit(Event{Kind: EventLoginStarted, Trigger: trigger})
 	start := time.Now()
 	tok, err := s.Grant.Login(ctx)
 	if err == nil {
@@ -230,13 +318,15 @@ func (s *Source) callLogin(ctx context.Context, trigger Trigger) (*Token, error)
 		}
 		return nil, err
 	}
-	s.emit(Event{Kind: EventLogin, Trigger: trigger, Duration: time.Since(start), ClockSkew: tok.ClockSkew})
+	s.emit(Event{Kind: EventLoginFinished, Trigger: trigger, Duration: time.Since(start), ClockSkew: tok.ClockSkew})
 	return s.received(tok), nil
 }
 
+var errGrantNoAccessToken = newError("the grant returned no access token")
+
 func checkToken(tok *Token) error {
 	if tok == nil || tok.AccessToken == "" {
-		return errors.New("grant returned no access token")
+		return errGrantNoAccessToken
 	}
 	return nil
 }
@@ -250,37 +340,24 @@ func (s *Source) received(tok *Token) *Token {
 	return tok
 }
 
-// save writes tok to Store. A failure is reported, not returned: the token
-// is published anyway (the old refresh token may be spent already) and the
-// save is retried later and on Close.
-func (s *Source) save(ctx context.Context, tok *Token) {
+// save writes tok to Store and reports a failure, which is not fatal: the
+// token is published anyway (the old refresh token may be spent already)
+// and the save is retried later and on Close.
+func (s *Source) save(ctx context.Context, f *flight, tok *Token) error {
 	if s.Store == nil {
-		return
+		return nil
 	}
-	err := s.write(ctx, tok)
-	s.mu.Lock()
-	s.saveErr = err
-	s.mu.Unlock()
-	if err != nil {
-		s.dirty.Store(true)
-		err = fmt.Errorf("tokensource: save: %w", err)
+	wasDirty := s.state().dirty
+	if err := s.write(ctx, f, tok); err != nil {
+		err = errorf("save: %w", err)
 		s.log(ctx, slog.LevelWarn, "saving the new token failed; keeping it in memory and retrying later", "error", err)
 		s.emit(Event{Kind: EventSaveFailed, Err: err})
-		return
+		return err
 	}
-	if s.dirty.Swap(false) {
-		s.emit(Event{Kind: EventSaved})
+	if wasDirty {
+		s.emit(Event{Kind: EventSaveFinished})
 	}
-}
-
-// publish makes tok the token that Token returns.
-func (s *Source) publish(tok *Token) {
-	tok.prepare()
-	h := &held{tok: tok, refreshAt: s.refreshAt(tok, s.now())}
-	s.mu.Lock()
-	s.cur.Store(h)
-	s.rejected.Store(nil)
-	s.mu.Unlock()
+	return nil
 }
 
 // refreshAt returns when tok should be refreshed in the background: its
@@ -303,11 +380,11 @@ func (s *Source) refreshAt(tok *Token, now time.Time) time.Time {
 }
 
 // backoff is the pause before background work is tried again after a
-// failure: a quarter of the current token's margin, between 100ms and 30s.
-func (s *Source) backoff() time.Duration {
+// failure: a quarter of st's token's margin, between 100ms and 30s.
+func (s *Source) backoff(st *state) time.Duration {
 	d := 5 * time.Second
-	if h := s.cur.Load(); h != nil && !h.refreshAt.IsZero() {
-		d = h.tok.Expiry.Sub(h.refreshAt) / 4
+	if st.tok != nil && !st.refreshAt.IsZero() {
+		d = st.tok.Expiry.Sub(st.refreshAt) / 4
 	}
 	return min(max(d, 100*time.Millisecond), 30*time.Second)
 }
@@ -322,12 +399,15 @@ func (s *Source) emit(e Event) {
 	if s.Logger != nil {
 		level := slog.LevelDebug
 		switch e.Kind {
-		case EventLogin, EventAdopted, EventSaved:
+		case EventLoginFinished, EventTokenAdopted, EventSaveFinished:
 			level = slog.LevelInfo
 		case EventRefreshFailed, EventLoginFailed, EventSaveFailed, EventRefreshOutcomeUnknown:
 			level = slog.LevelWarn
 		}
-		attrs := []any{"trigger", string(e.Trigger)}
+		attrs := make([]any, 0, 10)
+		if e.Trigger != "" {
+			attrs = append(attrs, "trigger", string(e.Trigger))
+		}
 		if e.Duration > 0 {
 			attrs = append(attrs, "duration", e.Duration)
 		}

@@ -3,7 +3,6 @@ package tokensource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -57,37 +56,37 @@ func (s *Source) fateOf(tok *Token) fate {
 
 // obtain gets a new token: by refresh while the refresh token may be sent,
 // else by logging in.
-func (s *Source) obtain(ctx context.Context, cand *Token, trigger Trigger) (*Token, error) {
-	if trigger == triggerLogin || cand == nil || cand.RefreshToken == "" {
-		return s.callLogin(ctx, trigger)
+func (s *Source) obtain(ctx context.Context, f *flight, cand *Token) (*Token, error) {
+	if f.purpose == forLogin || cand == nil || cand.RefreshToken == "" {
+		return s.callLogin(ctx, f)
 	}
 	now := s.now()
-	f := s.fateOf(cand)
+	fate := s.fateOf(cand)
 	switch {
-	case f.rejected || (s.known.rt == cand.RefreshToken && s.known.spent):
+	case fate.rejected || (s.known.rt == cand.RefreshToken && s.known.spent):
 		s.log(ctx, slog.LevelInfo, "the refresh token was rejected or used before; logging in again")
-		return s.relogin(ctx, trigger, ErrReauthRequired, "rejected")
-	case !f.sentAt.IsZero() && !s.mayResend(f, now):
-		s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: trigger, Err: ErrRefreshOutcomeUnknown})
-		return s.relogin(ctx, trigger, ErrRefreshOutcomeUnknown, "possibly spent")
+		return s.relogin(ctx, f, ErrReauthRequired, "rejected")
+	case !fate.sentAt.IsZero() && !s.mayResend(fate, now):
+		s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: f.trigger, Err: ErrRefreshOutcomeUnknown})
+		return s.relogin(ctx, f, ErrRefreshOutcomeUnknown, "possibly spent")
 	case !s.refreshable(cand, now):
-		return s.callLogin(ctx, trigger)
+		return s.callLogin(ctx, f)
 	}
-	tok, err := s.spend(ctx, cand, f, trigger)
+	tok, err := s.spend(ctx, f, cand, fate)
 	switch {
 	case err == nil || !errors.Is(err, ErrReauthRequired):
 		return tok, err
 	case errors.Is(err, ErrRefreshOutcomeUnknown):
-		return s.relogin(ctx, trigger, err, "possibly spent")
+		return s.relogin(ctx, f, err, "possibly spent")
 	}
-	return s.relogin(ctx, trigger, err, "rejected")
+	return s.relogin(ctx, f, err, "rejected")
 }
 
 // relogin logs in after the refresh token turned out unusable for the
 // reason given; cause stays reachable with errors.Is when that fails too.
-func (s *Source) relogin(ctx context.Context, trigger Trigger, cause error, why string) (*Token, error) {
+func (s *Source) relogin(ctx context.Context, f *flight, cause error, why string) (*Token, error) {
 	s.log(ctx, slog.LevelInfo, "refresh token unusable; logging in again", "reason", why)
-	tok, err := s.callLogin(ctx, trigger)
+	tok, err := s.callLogin(ctx, f)
 	if err != nil {
 		return tok, &afterRefreshError{login: err, refresh: cause, why: why}
 	}
@@ -135,31 +134,33 @@ func (s *Source) mayResend(f fate, now time.Time) bool {
 // spend sends cand's refresh token: reserve the save, write the intent,
 // send, then record what the answer means for the old refresh token. A
 // token sent before (f.sentAt set) is being re-sent inside a grace period.
-func (s *Source) spend(ctx context.Context, cand *Token, f fate, trigger Trigger) (*Token, error) {
-	if err := s.reserve(ctx, cand); err != nil {
+func (s *Source) spend(ctx context.Context, fl *flight, cand *Token, f fate) (*Token, error) {
+	if err := s.reserve(ctx, fl, cand); err != nil {
 		return nil, err
 	}
+	// From the intent on, abandoning the flight would cost a login.
+	fl.sending.Store(true)
 	for {
 		if f.sentAt.IsZero() {
 			f.sentAt = s.now()
 		} else {
 			f.resent = true
 		}
-		if err := s.mark(ctx, cand, f, false); err != nil {
+		if err := s.mark(ctx, fl, cand, f, false); err != nil {
 			return nil, err
 		}
-		tok, err := s.callRefresh(ctx, cand, trigger)
+		tok, err := s.callRefresh(ctx, fl, cand)
 		switch {
 		case err == nil:
 			return tok, nil
 		case errors.Is(err, ErrRefreshOutcomeUnknown):
-			s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: trigger, Err: err})
+			s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: fl.trigger, Err: err})
 			if s.mayResend(f, s.now()) {
 				continue
 			}
 			return nil, err // the intent stays: the token may be spent
 		case errors.Is(err, ErrReauthRequired):
-			s.markQuietly(ctx, cand, fate{rejected: true})
+			s.markQuietly(ctx, fl, cand, fate{rejected: true})
 			return nil, err
 		case tok != nil:
 			// Rotated, but the answer had no usable access token: keep
@@ -171,14 +172,14 @@ func (s *Source) spend(ctx context.Context, cand *Token, f fate, trigger Trigger
 			return merged, err
 		}
 		// Not processed by the server: the refresh token is unspent.
-		s.markQuietly(ctx, cand, fate{})
+		s.markQuietly(ctx, fl, cand, fate{})
 		return nil, err
 	}
 }
 
 // mark records f for cand's refresh token, in memory and in the Store. A
 // write that fails before the token is sent means the refresh is not sent.
-func (s *Source) mark(ctx context.Context, cand *Token, f fate, reserved bool) error {
+func (s *Source) mark(ctx context.Context, fl *flight, cand *Token, f fate, reserved bool) error {
 	s.known = known{rt: cand.RefreshToken, fate: f}
 	if s.Store == nil {
 		return nil
@@ -187,27 +188,27 @@ func (s *Source) mark(ctx context.Context, cand *Token, f fate, reserved bool) e
 	t.fate = f
 	var err error
 	if reserved {
-		err = s.write(ctx, t)
+		err = s.write(ctx, fl, t)
 	} else {
-		err = s.put(ctx, t)
+		err = s.put(ctx, fl, t)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreUnwritable, err)
+		return storeUnwritable(err)
 	}
 	return nil
 }
 
 // markQuietly records f after the answer came; a failure is logged, since
 // the answer is known in memory anyway.
-func (s *Source) markQuietly(ctx context.Context, cand *Token, f fate) {
-	if err := s.mark(ctx, cand, f, true); err != nil {
+func (s *Source) markQuietly(ctx context.Context, fl *flight, cand *Token, f fate) {
+	if err := s.mark(ctx, fl, cand, f, true); err != nil {
 		s.log(ctx, slog.LevelWarn, "recording the refresh token's state failed", "error", err)
 	}
 }
 
 // reserve asks a Store that can tell whether the save of a refresh's
 // answer will land. It fails with ErrStoreUnwritable when it will not.
-func (s *Source) reserve(ctx context.Context, cand *Token) error {
+func (s *Source) reserve(ctx context.Context, f *flight, cand *Token) error {
 	r, ok := s.Store.(storage.Reserver)
 	if !ok {
 		return nil
@@ -218,44 +219,62 @@ func (s *Source) reserve(ctx context.Context, cand *Token) error {
 	}
 	res, err := r.Reserve(ctx, s.key(), max(2*len(b), 8<<10))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStoreUnwritable, err)
+		return storeUnwritable(err)
 	}
-	s.res = res
+	f.res = res
 	return nil
 }
 
 // releaseReservation gives back a reservation the flight did not use.
-func (s *Source) releaseReservation() {
-	if s.res == nil {
+func (s *Source) releaseReservation(f *flight) {
+	if f.res == nil {
 		return
 	}
-	if err := s.res.Release(); err != nil {
+	if err := f.res.Release(); err != nil {
 		s.log(context.Background(), slog.LevelWarn, "releasing the store reservation failed", "error", err)
 	}
-	s.res = nil
+	f.res = nil
 }
 
-// write saves tok through the reservation when the flight holds one, else
+// write saves tok through the reservation when flight f holds one, else
 // with Put.
-func (s *Source) write(ctx context.Context, tok *Token) error {
-	if s.res == nil {
-		return s.put(ctx, tok)
+func (s *Source) write(ctx context.Context, f *flight, tok *Token) error {
+	if f.res == nil {
+		return s.put(ctx, f, tok)
 	}
 	b, err := s.encode(tok)
 	if err != nil {
 		return err
 	}
-	res := s.res
-	s.res = nil
-	return res.Commit(ctx, b)
+	res := f.res
+	f.res = nil
+	return s.gated(ctx, f, func() error { return res.Commit(ctx, b) })
 }
 
-func (s *Source) put(ctx context.Context, tok *Token) error {
+func (s *Source) put(ctx context.Context, f *flight, tok *Token) error {
 	b, err := s.encode(tok)
 	if err != nil {
 		return err
 	}
-	return s.Store.Put(ctx, s.key(), b)
+	return s.gated(ctx, f, func() error { return s.Store.Put(ctx, s.key(), b) })
+}
+
+// gated runs the store write fn of flight f through the gate, unless
+// Logout ended f's session.
+func (s *Source) gated(ctx context.Context, f *flight, fn func() error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	if s.state().epoch != f.epoch {
+		return ErrLoggedOut
+	}
+	return fn()
+}
+
+// storeUnwritable wraps a Store's refusal in ErrStoreUnwritable.
+func storeUnwritable(err error) error {
+	return errorfJoin("%w: %w", ErrStoreUnwritable, err)
 }
 
 // encode serializes tok for the Store, recording whose it is.

@@ -3,7 +3,6 @@ package tokensource
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,11 @@ import (
 // its own context. When Store implements [storage.Locker], the refresh holds
 // the store's lock and first re-reads the store, adopting a token another
 // process already rotated instead of refreshing again.
+//
+// A Grant's Login runs inside that shared refresh: it must not wait for a
+// human (a terminal prompt, a browser). A program that asks its user for a
+// password does so in its own flow when the Source returns
+// [ErrReauthRequired], then calls [Source.Login].
 //
 // Call Close before the program exits so that a refresh in flight is saved.
 type Source struct {
@@ -57,76 +61,135 @@ type Source struct {
 	// half the token's lifetime.
 	EarlyRefresh time.Duration
 
-	// cur is the published token, read without a lock on the hot path.
-	cur atomic.Pointer[held]
-	// rejected is the token a server last refused; it is not handed out
-	// again.
-	rejected atomic.Pointer[Token]
-	// notBefore (Unix nanoseconds) holds off background work while one
-	// runs and for a while after one failed.
-	notBefore atomic.Int64
-	// dirty reports that the published token is not yet in Store.
-	dirty atomic.Bool
+	// st is the session's current state, read without a lock on the hot
+	// path. It is never modified: every transition stores a new one,
+	// under mu.
+	st atomic.Pointer[state]
 
-	// mu guards flight and saveErr, and orders publishing against Renew.
+	// mu orders every transition of st and guards the fields below.
 	mu      sync.Mutex
 	flight  *flight
-	saveErr error
+	saveErr error // why the published token is not in Store (st.dirty)
+	// gate admits one store write at a time. A flight's write and
+	// Logout's cut-off take it, so no write of a session lands after
+	// Logout ended it.
+	gate chan struct{}
 
-	// known and res belong to the running flight: only it reads or
-	// writes them. known is what this process learned about the refresh
-	// token it last used (the Store's record says the same when there is
-	// one); res is the save reserved before a refresh token was sent.
+	// known is what this process learned about the refresh token it last
+	// used (the Store's record says the same when there is one). Only
+	// the running flight reads or writes it.
 	known known
-	res   storage.Reservation
 }
 
-// held is a published token with its precomputed refresh time.
-type held struct {
-	tok       *Token
-	refreshAt time.Time // zero: never refreshed by the clock
+// state is a snapshot of the session; see the package documentation for
+// the states and their transitions.
+type state struct {
+	tok       *Token    // the published token; nil: none yet, or logged out
+	refreshAt time.Time // when tok is due for a background refresh; zero: never by the clock
+	rejected  bool      // a server refused tok: it is not handed out again
+	dirty     bool      // tok is not yet in Store
+	loggedOut bool      // Logout ended the session; Login starts a new one
+	// notBefore holds off background work: while a flight runs, and for
+	// a pause after one failed.
+	notBefore time.Time
+	// epoch counts the Logouts: a flight that started in an older epoch
+	// publishes and saves nothing.
+	epoch uint64
 }
+
+// purpose is what a flight is for. The refresh purposes are the public
+// triggers; the others never appear in an Event.
+type purpose uint8
+
+const (
+	forRefresh purpose = iota // adopt, refresh or log in, as needed (trigger says why)
+	forLogin                  // Source.Login: log in whatever the state
+	forSave                   // retry saving the published token
+)
 
 // flight is one run of the refresh procedure; done is closed when tok and
 // err are set.
 type flight struct {
-	trigger Trigger
+	purpose purpose
+	trigger Trigger // for forRefresh
+	epoch   uint64
 	done    chan struct{}
 	tok     *Token
 	err     error
+
+	// orphan is a token the flight obtained after Logout ended its
+	// session: neither saved nor published, only revoked by Logout.
+	orphan *Token
+	// sending is set once the flight may have sent a refresh token or
+	// received an answer that must be saved; until then abandoning it
+	// (Close with an ended context) costs nothing.
+	sending atomic.Bool
+	cancel  context.CancelFunc
+	// res is the save reserved before a refresh token was sent.
+	res storage.Reservation
 }
 
-// triggerSave and triggerLogin are internal flight purposes: retry a failed
-// save, and log in unconditionally.
-const (
-	triggerSave  Trigger = "save"
-	triggerLogin Trigger = "login"
-)
+// ErrLoggedOut is returned by [Source.Token] and [Source.Renew] after
+// [Source.Logout], until [Source.Login] starts a new session. It satisfies
+// errors.Is(err, ErrReauthRequired).
+var ErrLoggedOut = errorf("%w: logged out", ErrReauthRequired)
 
 // Token returns a valid token, from memory when it can. A token inside its
 // early-refresh margin is returned at once while one background refresh
 // replaces it; an expired, rejected or missing token makes the caller wait
 // for the shared refresh or until ctx is done.
 func (s *Source) Token(ctx context.Context) (*Token, error) {
-	h := s.cur.Load()
+	st := s.st.Load()
 	switch {
-	case h == nil:
+	case st == nil || st.tok == nil:
 		return s.await(ctx, TriggerStartup)
-	case h.tok == s.rejected.Load():
+	case st.rejected:
 		return s.await(ctx, TriggerRenew)
-	case h.refreshAt.IsZero() && !s.dirty.Load():
-		return h.tok, nil
+	case st.refreshAt.IsZero() && !st.dirty:
+		return st.tok, nil
 	}
 	now := s.now()
 	switch {
-	case h.tok.ExpiredAt(now):
+	case st.tok.ExpiredAt(now):
 		return s.await(ctx, TriggerExpired)
-	case !h.refreshAt.IsZero() && !now.Before(h.refreshAt):
-		s.background(now, TriggerEarly)
-	case s.dirty.Load():
-		s.background(now, triggerSave)
+	case now.Before(st.notBefore):
+	case !st.refreshAt.IsZero() && !now.Before(st.refreshAt):
+		s.background(now, forRefresh)
+	case st.dirty:
+		s.background(now, forSave)
 	}
-	return h.tok, nil
+	return st.tok, nil
+}
+
+// Settled is Token for a request that cannot be sent twice (its body cannot
+// be replayed): when a refresh is running, or due because the token is
+// inside its early-refresh margin, it waits for that refresh (or until ctx
+// is done) instead of returning a token the refresh is about to replace. A
+// server that kills the old access token on refresh would otherwise answer
+// such a request 401, and it could not be retried. When the refresh fails
+// and the current token still serves, that token is returned.
+func (s *Source) Settled(ctx context.Context) (*Token, error) {
+	st := s.st.Load()
+	if st != nil && st.tok != nil && !st.rejected && !st.dirty && st.refreshAt.IsZero() {
+		return st.tok, nil // the clock never refreshes this one
+	}
+	s.mu.Lock()
+	f := s.flight
+	s.mu.Unlock()
+	if f != nil {
+		if _, err := s.waitOne(ctx, f); err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	if st = s.st.Load(); st != nil && st.tok != nil && !st.rejected && !st.refreshAt.IsZero() {
+		now := s.now()
+		if !now.Before(st.refreshAt) && !now.Before(st.notBefore) && !st.tok.ExpiredAt(now) {
+			if tok, err := s.await(ctx, TriggerEarly); err == nil || ctx.Err() != nil {
+				return tok, err
+			}
+		}
+	}
+	return s.Token(ctx)
 }
 
 // Renew returns a token to use instead of rejected, which a server has just
@@ -135,55 +198,74 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 // unusable and the caller waits for the shared refresh.
 func (s *Source) Renew(ctx context.Context, rejected *Token) (*Token, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tokensource: renew: %w", err)
+		return nil, errorf("renew: %w", err)
 	}
 	s.mu.Lock()
-	if h := s.cur.Load(); h != nil && rejected != nil && h.tok != rejected {
+	st := s.state()
+	if st.tok != nil && rejected != nil && st.tok != rejected {
 		s.mu.Unlock()
-		if h.tok == s.rejected.Load() || h.tok.ExpiredAt(s.now()) {
+		if st.rejected || st.tok.ExpiredAt(s.now()) {
 			return s.await(ctx, TriggerRenew)
 		}
-		return h.tok, nil
+		return st.tok, nil
 	}
-	if h := s.cur.Load(); h != nil {
-		s.rejected.Store(h.tok)
+	if st.tok != nil && !st.rejected {
+		next := *st
+		next.rejected = true
+		s.st.Store(&next)
 	}
-	f := s.joinLocked(ctx, TriggerRenew)
+	f, own, err := s.joinLocked(ctx, forRefresh, TriggerRenew)
 	s.mu.Unlock()
-	return s.wait(ctx, f, TriggerRenew)
+	if err != nil {
+		return nil, err
+	}
+	return s.wait(ctx, f, own, TriggerRenew)
 }
 
 // Login logs in with the Grant's credentials whatever the current state,
 // saves the new token and publishes it. It shares the single-flight
-// machinery, so it never runs beside a refresh.
+// machinery: it waits for a refresh in flight, then runs its own. After
+// [Source.Logout], only Login starts a new session.
 func (s *Source) Login(ctx context.Context) (*Token, error) {
-	for range 3 {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, errorf("login: %w", err)
+		}
 		s.mu.Lock()
 		f := s.flight
 		if f == nil {
-			f = s.startLocked(ctx, triggerLogin)
+			if err := s.checkConfig(); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
+			if st := s.state(); st.loggedOut {
+				next := *st
+				next.loggedOut = false
+				s.st.Store(&next)
+			}
+			f = s.startLocked(ctx, forLogin, "")
+			s.mu.Unlock()
+			return s.waitOne(ctx, f)
 		}
 		s.mu.Unlock()
-		tok, err := s.waitOne(ctx, f)
-		if f.trigger == triggerLogin || ctx.Err() != nil {
-			return tok, err
+		if _, err := s.waitOne(ctx, f); err != nil && ctx.Err() != nil {
+			return nil, err
 		}
 	}
-	return nil, errors.New("tokensource: login: the source stayed busy")
 }
 
 // Stored returns the current token without contacting any server: the one
 // in memory, else the one in Store. With none it returns an error wrapping
 // [storage.ErrNotFound]. The token may be expired.
 func (s *Source) Stored(ctx context.Context) (*Token, error) {
-	if h := s.cur.Load(); h != nil {
-		return h.tok, nil
+	if st := s.st.Load(); st != nil && st.tok != nil {
+		return st.tok, nil
 	}
 	if err := s.checkConfig(); err != nil {
 		return nil, err
 	}
 	if s.Store == nil {
-		return nil, fmt.Errorf("tokensource: no token: %w", storage.ErrNotFound)
+		return nil, errorf("no token: %w", storage.ErrNotFound)
 	}
 	b, err := s.Store.Get(ctx, s.key())
 	if err == nil {
@@ -198,73 +280,124 @@ func (s *Source) Stored(ctx context.Context) (*Token, error) {
 	if errors.Is(err, storage.ErrNewerFormat) {
 		return nil, &NewerSessionError{Key: s.key(), Err: err}
 	}
-	return nil, fmt.Errorf("tokensource: load: %w", err)
+	return nil, errorf("load: %w", err)
 }
 
 // Close waits until no refresh is in flight and, if the current token could
-// not be saved earlier, tries once more to save it. It returns ctx's error
-// if ctx ends first, and the save error if the token is still not saved.
-// The Source remains usable after Close.
+// not be saved earlier, tries once more to save it. If ctx ends first, a
+// refresh that has sent nothing yet (one waiting for the token endpoint's
+// connection or for credentials) is abandoned, which costs nothing, and
+// ctx's error is returned; a refresh whose answer must still be saved runs
+// on. It returns the save error if the token is still not saved. The
+// Source remains usable after Close.
 func (s *Source) Close(ctx context.Context) error {
 	if err := s.drain(ctx); err != nil {
-		return fmt.Errorf("tokensource: close: %w", err)
+		s.mu.Lock()
+		if f := s.flight; f != nil && !f.sending.Load() {
+			f.cancel()
+		}
+		s.mu.Unlock()
+		return errorf("close: %w", err)
 	}
-	if !s.dirty.Load() {
+	if st := s.st.Load(); st == nil || !st.dirty {
 		return nil
 	}
-	if _, err := s.await(ctx, triggerSave); err != nil {
-		return fmt.Errorf("tokensource: close: %w", err)
+	s.mu.Lock()
+	f, _, err := s.joinLocked(ctx, forSave, "")
+	s.mu.Unlock()
+	if err == nil {
+		_, err = s.waitOne(ctx, f)
 	}
-	if s.dirty.Load() {
+	if err != nil {
+		return errorf("close: %w", err)
+	}
+	if st := s.st.Load(); st != nil && st.dirty {
 		s.mu.Lock()
 		err := s.saveErr
 		s.mu.Unlock()
-		return fmt.Errorf("tokensource: close: token not saved: %w", err)
+		return errorf("close: token not saved: %w", err)
 	}
 	return nil
 }
 
-// Logout ends the session: it waits for any refresh in flight, revokes the
-// refresh token on the server when the Grant is a [Revoker] (best effort),
-// deletes the stored token and forgets the one in memory. Local state is
-// cleared even when revocation fails; the revocation error is returned.
+// Logout ends the session. First, under the same lock as every store
+// write, it forgets the token in memory and cuts off any flight in
+// progress: from then on nothing of this session is published or saved by
+// this Source, whatever was in flight, and Token returns [ErrLoggedOut]
+// until [Source.Login]. Then it deletes the stored token and, when the
+// Grant is a [Revoker], revokes the refresh token on the server (best
+// effort, bounded by ctx), including one a cut-off refresh received. Local
+// state is cleared even when revocation fails; the revocation error is
+// returned.
 func (s *Source) Logout(ctx context.Context) error {
 	if err := s.checkConfig(); err != nil {
 		return err
 	}
-	if err := s.drain(ctx); err != nil {
-		return fmt.Errorf("tokensource: logout: %w", err)
+	if err := s.enter(ctx); err != nil {
+		return errorf("logout: %w", err)
+	}
+	s.mu.Lock()
+	old := s.state()
+	s.st.Store(&state{loggedOut: true, epoch: old.epoch + 1})
+	s.saveErr = nil
+	f := s.flight
+	s.mu.Unlock()
+	s.leave()
+
+	var revoke []*Token
+	if old.tok != nil {
+		revoke = append(revoke, old.tok)
 	}
 	var errs []error
-	tok, err := s.Stored(ctx)
-	if r, ok := s.Grant.(Revoker); ok && err == nil {
-		if err := r.Revoke(ctx, tok); err != nil {
-			errs = append(errs, fmt.Errorf("tokensource: logout: revoke: %w", err))
+	if f != nil {
+		// A cut-off flight may hold a refresh token the server just
+		// issued: wait for it, so that one is revoked too.
+		if _, err := s.waitOne(ctx, f); err != nil && ctx.Err() != nil {
+			errs = append(errs, errorf("logout: %w", err))
+		}
+		if f.orphan != nil {
+			revoke = append(revoke, f.orphan)
 		}
 	}
 	if s.Store != nil {
-		if err := s.deleteStored(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("tokensource: logout: %w", err))
+		stored, err := s.deleteStored(ctx)
+		if err != nil {
+			errs = append(errs, errorf("logout: %w", err))
+		}
+		if stored != nil && (old.tok == nil || stored.RefreshToken != old.tok.RefreshToken) {
+			revoke = append(revoke, stored)
 		}
 	}
-	s.mu.Lock()
-	s.cur.Store(nil)
-	s.rejected.Store(nil)
-	s.dirty.Store(false)
-	s.saveErr = nil
-	s.mu.Unlock()
+	if r, ok := s.Grant.(Revoker); ok {
+		for _, tok := range revoke {
+			if err := r.Revoke(ctx, tok); err != nil {
+				errs = append(errs, withOp("logout: revoke", err))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
-func (s *Source) deleteStored(ctx context.Context) error {
+// deleteStored deletes the stored session under the store's lock and
+// returns the token it held, if it could be read.
+func (s *Source) deleteStored(ctx context.Context) (*Token, error) {
 	if l, ok := s.Store.(storage.Locker); ok {
 		unlock, err := l.Lock(ctx, s.key())
 		if err != nil {
-			return fmt.Errorf("lock store: %w", err)
+			return nil, errorf("lock store: %w", err)
 		}
 		defer s.unlock(unlock)
 	}
-	return s.Store.Delete(ctx, s.key())
+	var stored *Token
+	if b, err := s.Store.Get(ctx, s.key()); err == nil {
+		if tok, err := DecodeToken(b); err == nil && s.checkOwner(tok) == nil {
+			stored = tok
+		}
+	}
+	if err := s.Store.Delete(ctx, s.key()); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return stored, err
+	}
+	return stored, nil
 }
 
 // drain waits until no flight is running.
@@ -286,44 +419,63 @@ func (s *Source) drain(ctx context.Context) error {
 
 // background starts a flight nobody waits for, unless one runs or a failed
 // one asked for a pause.
-func (s *Source) background(now time.Time, trigger Trigger) {
-	nb := s.notBefore.Load()
-	if now.UnixNano() < nb {
-		return
-	}
-	// Claim the slot so concurrent callers do not all take the mutex.
-	if !s.notBefore.CompareAndSwap(nb, now.Add(s.refreshTimeout()).UnixNano()) {
-		return
-	}
+func (s *Source) background(now time.Time, p purpose) {
 	s.mu.Lock()
-	if s.flight == nil {
-		s.startLocked(context.Background(), trigger)
+	if st := s.state(); s.flight == nil && !now.Before(st.notBefore) && !st.loggedOut {
+		trigger := TriggerEarly
+		if p != forRefresh {
+			trigger = ""
+		}
+		s.startLocked(context.Background(), p, trigger)
 	}
 	s.mu.Unlock()
 }
 
 // await joins the running flight or starts one, and waits for a token that
-// suits trigger. A finished flight whose token does not suit (it ran for
-// another purpose) is followed by one more.
+// suits trigger.
 func (s *Source) await(ctx context.Context, trigger Trigger) (*Token, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tokensource: %w", err)
+		return nil, errorf("%w", err)
 	}
 	s.mu.Lock()
-	f := s.joinLocked(ctx, trigger)
+	f, own, err := s.joinLocked(ctx, forRefresh, trigger)
 	s.mu.Unlock()
-	return s.wait(ctx, f, trigger)
+	if err != nil {
+		return nil, err
+	}
+	return s.wait(ctx, f, own, trigger)
 }
 
-func (s *Source) wait(ctx context.Context, f *flight, trigger Trigger) (*Token, error) {
-	for attempt := 0; ; attempt++ {
-		tok, err := s.waitOne(ctx, f)
-		if err != nil || attempt == 2 || s.suits(tok, trigger) {
-			return tok, err
-		}
+// wait waits for flight f. A flight this caller started answers it,
+// whatever its outcome. A flight it joined answers it when its token suits
+// trigger or when it was a refresh that failed; otherwise (it ran for
+// another purpose, or its token no longer suits) the caller runs a flight
+// of its own, so at most two flights are waited for.
+func (s *Source) wait(ctx context.Context, f *flight, own bool, trigger Trigger) (*Token, error) {
+	tok, err := s.waitOne(ctx, f)
+	if own || ctx.Err() != nil {
+		return tok, err
+	}
+	if err != nil && f.purpose == forRefresh {
+		return tok, err
+	}
+	if err == nil && s.suits(tok, trigger) {
+		return tok, nil
+	}
+	for {
 		s.mu.Lock()
-		f = s.joinLocked(ctx, trigger)
+		f, own, err = s.joinLocked(ctx, forRefresh, trigger)
 		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if own {
+			return s.waitOne(ctx, f)
+		}
+		// Another flight started first: let it finish, then start ours.
+		if _, err := s.waitOne(ctx, f); err != nil && ctx.Err() != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -332,35 +484,72 @@ func (s *Source) waitOne(ctx context.Context, f *flight) (*Token, error) {
 	case <-f.done:
 		return f.tok, f.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("tokensource: waiting for token: %w", ctx.Err())
+		return nil, errorf("waiting for token: %w", ctx.Err())
 	}
 }
 
 // suits reports whether tok, the result of a flight, answers a waiter that
-// came for trigger.
+// came for trigger: it is published, not rejected and not expired.
 func (s *Source) suits(tok *Token, trigger Trigger) bool {
-	if tok == nil || trigger == triggerSave {
-		return true
+	st := s.st.Load()
+	if tok == nil || st == nil || st.tok != tok || st.rejected {
+		return false
 	}
-	return tok != s.rejected.Load() && !tok.ExpiredAt(s.now())
+	return trigger == TriggerEarly || !tok.ExpiredAt(s.now())
 }
 
-// joinLocked returns the running flight or starts one. s.mu must be held.
-func (s *Source) joinLocked(ctx context.Context, trigger Trigger) *flight {
+// joinLocked returns the running flight, or starts one for p and reports
+// own. After Logout it refuses with ErrLoggedOut. s.mu must be held.
+func (s *Source) joinLocked(ctx context.Context, p purpose, trigger Trigger) (f *flight, own bool, err error) {
+	if s.state().loggedOut {
+		return nil, false, ErrLoggedOut
+	}
 	if s.flight != nil {
-		return s.flight
+		return s.flight, false, nil
 	}
-	return s.startLocked(ctx, trigger)
+	return s.startLocked(ctx, p, trigger), true, nil
 }
 
-// startLocked starts a flight detached from ctx's cancellation. s.mu must
-// be held and no flight running.
-func (s *Source) startLocked(ctx context.Context, trigger Trigger) *flight {
-	f := &flight{trigger: trigger, done: make(chan struct{})}
+// startLocked starts a flight detached from ctx's cancellation, and holds
+// off background work while it runs. s.mu must be held and no flight
+// running.
+func (s *Source) startLocked(ctx context.Context, p purpose, trigger Trigger) *flight {
+	st := s.state()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.refreshTimeout())
+	f := &flight{purpose: p, trigger: trigger, epoch: st.epoch, done: make(chan struct{}), cancel: cancel}
 	s.flight = f
-	go s.run(context.WithoutCancel(ctx), f)
+	next := *st
+	next.notBefore = s.now().Add(s.refreshTimeout())
+	s.st.Store(&next)
+	go s.run(fctx, f)
 	return f
 }
+
+// state returns the current state; never nil.
+func (s *Source) state() *state {
+	if st := s.st.Load(); st != nil {
+		return st
+	}
+	return &state{}
+}
+
+// enter takes the store-write gate, or gives up when ctx ends.
+func (s *Source) enter(ctx context.Context) error {
+	s.mu.Lock()
+	if s.gate == nil {
+		s.gate = make(chan struct{}, 1)
+	}
+	g := s.gate
+	s.mu.Unlock()
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Source) leave() { <-s.gate }
 
 func (s *Source) key() string {
 	if s.Key != "" {

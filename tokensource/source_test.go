@@ -216,7 +216,7 @@ func TestSourcePersistsBeforePublishing(t *testing.T) {
 	var published []string
 	e.store.onPut = func(value []byte) {
 		// At the moment of saving, callers must still see the old token.
-		published = append(published, e.src.cur.Load().tok.AccessToken)
+		published = append(published, e.src.st.Load().tok.AccessToken)
 	}
 	e.clock.Advance(time.Hour)
 	second := stToken(t, e.src)

@@ -53,7 +53,7 @@ func ExampleTransport() {
 	fmt.Println("refreshes:", srv.Counters().Refreshes)
 	// Output:
 	// 200 {"email":"alice@example.com","user":"alice"}
-	// event: unauthorized
+	// event: request_unauthorized
 	// 200 {"email":"alice@example.com","user":"alice"}
 	// refreshes: 1
 }

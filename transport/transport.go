@@ -61,8 +61,8 @@ type Transport struct {
 	// renewals. Nil means silent. Records never contain a token.
 	Logger *slog.Logger
 	// OnEvent, if not nil, is called synchronously with
-	// tokensource.EventUnauthorized when a 401 is intercepted and with
-	// tokensource.EventStaleRetry when a request is retried with a token
+	// tokensource.EventRequestUnauthorized when a 401 is intercepted and with
+	// tokensource.EventRequestStaleRetry when a request is retried with a token
 	// that was already newer than the rejected one. It must be fast and
 	// safe for concurrent use.
 	OnEvent func(tokensource.Event)
@@ -127,7 +127,7 @@ func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp
 		t.debug(ctx, "401 challenge is not about an invalid token; returned as is", req)
 		return resp, nil
 	}
-	t.event(tokensource.Event{Kind: tokensource.EventUnauthorized, Trigger: tokensource.TriggerRenew})
+	t.event(tokensource.Event{Kind: tokensource.EventRequestUnauthorized, Trigger: tokensource.TriggerRenew})
 	t.debug(ctx, "401 intercepted", req)
 	// Free the connection before renewing: the token endpoint may be
 	// reached through the same Base and its connection limits. The read
@@ -169,7 +169,7 @@ func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp
 func (t *Transport) renew(ctx context.Context, tok *tokensource.Token) (*tokensource.Token, error) {
 	cur, err := t.Source.Token(ctx)
 	if err == nil && cur != nil && cur.AccessToken != tok.AccessToken {
-		t.event(tokensource.Event{Kind: tokensource.EventStaleRetry, Trigger: tokensource.TriggerRenew})
+		t.event(tokensource.Event{Kind: tokensource.EventRequestStaleRetry, Trigger: tokensource.TriggerRenew})
 		return cur, nil
 	}
 	r, ok := t.Source.(Renewer)
