@@ -37,11 +37,12 @@ func (e *pkgError) Unwrap() error { return e.err }
 func newError(msg string) error { return &pkgError{msg: msg} }
 
 // errorf is fmt.Errorf with the package prefix: %w and %v operands that
-// are errors of this package are rendered bare, so the prefix appears once.
+// are (or wrap) errors of this package are rendered bare, so the prefix
+// appears once.
 func errorf(format string, args ...any) error {
 	shown := make([]any, len(args))
 	for i, a := range args {
-		if e, ok := a.(barer); ok {
+		if e, ok := a.(error); ok && ours(e) {
 			a = bareError{e}
 		}
 		shown[i] = a
@@ -55,7 +56,7 @@ func errorf(format string, args ...any) error {
 func errorfJoin(format string, args ...any) error {
 	shown := make([]any, len(args))
 	for i, a := range args {
-		if e, ok := a.(barer); ok {
+		if e, ok := a.(error); ok && ours(e) {
 			a = bareError{e}
 		}
 		shown[i] = a
@@ -78,16 +79,20 @@ func (e *multiError) Unwrap() []error {
 
 // bareError renders an error of this package without its prefix when it
 // is wrapped by another; it unwraps to the error itself.
-type bareError struct{ e barer }
+type bareError struct{ e error }
 
-func (b bareError) Error() string { return b.e.bare() }
+func (b bareError) Error() string { return bareMessage(b.e) }
 func (b bareError) Unwrap() error { return b.e }
 
 // bareMessage is err's message without the package prefix when err is an
-// error of this package, else its message.
+// error of this package, or wraps one at the start of its message (a
+// Grant's fmt.Errorf("%w: detail", ErrReauthRequired)); else its message.
 func bareMessage(err error) string {
 	if b, ok := err.(barer); ok {
 		return b.bare()
+	}
+	if ours(err) {
+		return strings.TrimPrefix(err.Error(), prefix)
 	}
 	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -323,4 +324,32 @@ func (e *stEvents) count(kind EventKind) int {
 		}
 	}
 	return n
+}
+
+// stRevoker adds RFC 7009 revocation to an stGrant.
+type stRevoker struct {
+	*stGrant
+	rmu     sync.Mutex
+	revoked []string // refresh tokens, in order
+}
+
+func (r *stRevoker) Revoke(ctx context.Context, tok *Token) error {
+	r.rmu.Lock()
+	r.revoked = append(r.revoked, tok.RefreshToken)
+	r.rmu.Unlock()
+	r.set(func(g *stGrant) { g.live[tok.RefreshToken] = false })
+	return nil
+}
+
+func (r *stRevoker) wasRevoked(rt string) bool {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return slices.Contains(r.revoked, rt)
+}
+
+// all returns a copy of the events so far.
+func (e *stEvents) all() []Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.ev)
 }

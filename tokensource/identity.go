@@ -58,8 +58,10 @@ type IdentityError struct {
 	Want   string // the Grant's identity
 }
 
-func (e *IdentityError) Error() string {
-	return fmt.Sprintf("tokensource: the session stored under %q belongs to %q, not to %q; log in to replace it, or use another Key",
+func (e *IdentityError) Error() string { return prefix + e.bare() }
+
+func (e *IdentityError) bare() string {
+	return fmt.Sprintf("the session stored under %q belongs to %q, not to %q; log in to replace it, or use another Key",
 		e.Key, e.Stored, e.Want)
 }
 
@@ -82,14 +84,16 @@ func (s *Source) checkOwner(tok *Token) error {
 	return &IdentityError{Key: s.key(), Stored: tok.identity, Want: want}
 }
 
+var errNilGrant = newError("Source.Grant is nil")
+
 // checkConfig reports configuration a Source cannot work with, instead of
 // panicking later in a goroutine of its own.
 func (s *Source) checkConfig() error {
 	if s.Grant == nil || isNilPointer(s.Grant) {
-		return fmt.Errorf("tokensource: Source.Grant is nil")
+		return errNilGrant
 	}
 	if s.Store != nil && isNilPointer(s.Store) {
-		return fmt.Errorf("tokensource: Source.Store is a nil %T", s.Store)
+		return errorf("Source.Store is a nil %T", s.Store)
 	}
 	return nil
 }

@@ -100,8 +100,10 @@ type afterRefreshError struct {
 	why            string
 }
 
-func (e *afterRefreshError) Error() string {
-	return e.login.Error() + " (after the refresh token was " + e.why + ")"
+func (e *afterRefreshError) Error() string { return prefix + e.bare() }
+
+func (e *afterRefreshError) bare() string {
+	return bareMessage(e.login) + " (after the refresh token was " + e.why + ")"
 }
 
 func (e *afterRefreshError) Unwrap() []error { return []error{e.login, e.refresh} }

@@ -32,14 +32,18 @@
 // that stalls or trickles a 401 body cannot hold the request. If Source already
 // holds a token other than the rejected one, another request renewed it
 // meanwhile: the request is retried with it at once
-// (tokensource.EventStaleRetry) and nothing is refreshed. Otherwise, if
+// (tokensource.EventRequestStaleRetry) and nothing is refreshed. Otherwise, if
 // Source implements [Renewer], Renew is called with the rejected token and
 // the request is retried once with the new token. There is never a second
 // retry: a 401 to the retry is returned to the caller.
 //
 // A request body is replayed only through Request.GetBody (set by
-// http.NewRequest for in-memory bodies). If the body cannot be replayed the
-// original 401 is returned, its body still readable, but the token has been
+// http.NewRequest for in-memory bodies). A request whose body cannot be
+// replayed does not race a refresh: when Source is a [Settler] (as
+// *tokensource.Source is), such a request waits for a refresh in flight or
+// due (bounded by its context) and goes out with the new token, so a server
+// that kills the old access token on refresh does not reject it. If it is
+// answered 401 all the same, the original 401 is returned, its body still readable, but the token has been
 // renewed so the next request succeeds. The same 401 is returned when
 // Source cannot renew (it is not a Renewer). A returned 401 whose body was
 // cut short, as above, keeps its status and headers; reading its body

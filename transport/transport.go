@@ -28,6 +28,15 @@ type Renewer interface {
 	Renew(ctx context.Context, rejected *tokensource.Token) (*tokensource.Token, error)
 }
 
+// Settler is implemented by a [Source] that can hold back a token a refresh
+// in flight (or due) is about to replace. The Transport asks it for
+// requests whose body cannot be replayed (Body set, GetBody nil): a server
+// that kills the old access token on refresh would answer such a request
+// 401, and it could not be retried. *tokensource.Source implements it.
+type Settler interface {
+	Settled(ctx context.Context) (*tokensource.Token, error)
+}
+
 // ErrInsecureTransport is returned by [Transport.RoundTrip], without asking
 // the Source for a token, when a token would travel over plain http:// to a
 // host that is not a loopback address and AllowInsecureHTTP is false.
@@ -99,7 +108,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errNoSource
 	}
 	ctx := req.Context()
-	tok, err := t.Source.Token(ctx)
+	var tok *tokensource.Token
+	var err error
+	if st, ok := t.Source.(Settler); ok && !replayable(req) {
+		tok, err = st.Settled(ctx)
+	} else {
+		tok, err = t.Source.Token(ctx)
+	}
 	if err == nil && tok == nil {
 		err = errors.New("no token")
 	}
@@ -145,7 +160,7 @@ func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp
 		t.debug(ctx, "no other token to retry with; 401 returned", req)
 		return resp, nil
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	if !replayable(req) {
 		t.debug(ctx, "request body cannot be replayed; 401 returned after renewal", req)
 		return resp, nil
 	}
@@ -257,6 +272,12 @@ func secureURL(req *http.Request) bool {
 		return true
 	}
 	return loopback.SecureURL(req.URL)
+}
+
+// replayable reports whether req can be sent again: it has no body, or
+// GetBody can make a new one.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // closeBody closes req.Body, if any, for paths that never reach Base.
