@@ -18,6 +18,40 @@
 // used) leads to logging in again with the Grant's credentials, and when that
 // is impossible to an error satisfying errors.Is(err, [ErrReauthRequired]).
 //
+// # States
+//
+// A [Source] is a small state machine. Its state is one immutable snapshot
+// behind one atomic pointer, which the hot path (a valid token) reads
+// without a lock; every transition stores a new snapshot under one mutex.
+// The states:
+//
+//   - empty: no token in memory yet. Token starts the shared refresh
+//     (trigger startup): adopt the stored token, refresh it, or log in.
+//   - valid: a token is published. Token returns it. Once it is inside its
+//     early-refresh margin, the first caller starts a background refresh
+//     (trigger early) and everyone keeps getting the valid token meanwhile.
+//     Once it has expired by the clock, callers wait for the shared
+//     refresh (trigger expired).
+//   - rejected: Renew was told that a server refused the published token.
+//     It is not handed out again; callers wait for the shared refresh
+//     (trigger renew).
+//   - logged out: after Logout. Token and Renew fail with [ErrLoggedOut]
+//     until Login starts a new session.
+//
+// Two flags ride along: dirty (the published token could not be saved to
+// the Store; a background save retries, and Close tries once more) and a
+// pause (no background work before a given time, set while a refresh runs
+// and for a while after one failed).
+//
+// The transitions: a flight (the one refresh, login or save that runs at a
+// time) ends with exactly one transition that publishes its token (valid,
+// not dirty unless its save failed), sets or clears the pause, and wakes
+// its waiters; a failed flight leaves the token as it was. Renew moves
+// valid to rejected. Logout moves any state to logged out and increments
+// the session's epoch; a flight of an older epoch publishes and saves
+// nothing (its store writes pass the same gate as Logout). Login moves
+// logged out back to empty and runs a login flight.
+//
 // # Persistence
 //
 // Every new token is saved to the Store before any caller sees it, in the
