@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -254,5 +255,54 @@ func TestEventsCarryOnlyDocumentedValues(t *testing.T) {
 	}
 	if out := logs.String(); strings.Contains(out, `trigger=""`) || strings.Contains(out, "trigger=login") || strings.Contains(out, "trigger=save") {
 		t.Errorf("log carries an internal or empty trigger:\n%s", out)
+	}
+}
+
+// TestNoStalePauseAfterASuccess: whatever order concurrent flights finish
+// in, a success leaves no background pause behind, so a token that then
+// enters its early-refresh margin is refreshed at once. (An older failed
+// flight that wrote its pause after a newer one succeeded used to hold
+// refreshes off.)
+func TestNoStalePauseAfterASuccess(t *testing.T) {
+	e := newSTEnv(t)
+	stToken(t, e.src)
+	ctx := context.Background()
+	for i := range 40 {
+		fail := i%2 == 0
+		e.grant.set(func(g *stGrant) {
+			g.refreshErr = nil
+			if fail {
+				g.refreshErr = errors.New("503")
+			}
+		})
+		e.clock.Advance(time.Hour) // expired: everyone waits for one flight
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e.src.Token(ctx)
+			}()
+		}
+		wg.Wait()
+		if err := e.src.drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if fail {
+			continue
+		}
+		st := e.src.state()
+		if !st.notBefore.IsZero() {
+			t.Fatalf("round %d: a pause (until %v) is left after a successful refresh", i, st.notBefore)
+		}
+		_, before, _ := e.grant.counts()
+		e.clock.Advance(14*time.Minute + 30*time.Second) // inside the margin
+		stToken(t, e.src)
+		if err := e.src.drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, after, _ := e.grant.counts(); after != before+1 {
+			t.Fatalf("round %d: entering the margin after a success made %d refreshes, want 1", i, after-before)
+		}
 	}
 }
