@@ -266,8 +266,8 @@ func TestSourceSaveFailure(t *testing.T) {
 	if got := e.store.token("k"); got == nil || got.RefreshToken != second.RefreshToken {
 		t.Fatalf("after the save retry the store holds %v, want the new token", got)
 	}
-	if e.ev.count(EventSaved) != 1 {
-		t.Fatalf("saved events = %d, want 1", e.ev.count(EventSaved))
+	if e.ev.count(EventSaveFinished) != 1 {
+		t.Fatalf("saved events = %d, want 1", e.ev.count(EventSaveFinished))
 	}
 }
 
