@@ -2,17 +2,14 @@ package tokensource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
+	"github.com/tokenrefresh/tokenrefresh/internal/tokenendpoint"
 )
 
 // ClientCredentialsGrant obtains tokens for a client acting on its own
@@ -26,16 +23,16 @@ import (
 // sends anyway (RFC 6749 section 4.4.3 says it should not) is dropped, so a
 // job never depends on one.
 //
-// Requests are built by golang.org/x/oauth2/clientcredentials and sent as
-// [PasswordGrant] sends its own: at most once unless the request provably
-// did not reach the server (see [RetryPolicy]), never following a
-// redirect, the answer read through a size cap and normalised the same way
-// (odd expires_in values, absolute expiries against the server's Date
-// header). Errors are [*TokenError] and never contain the client secret, a
-// token or the value of a secret-looking EndpointParams entry (one named
-// like a secret, token, password, assertion, key or credential).
-// invalid_client and the other configuration codes are not Rejected;
-// invalid_grant, or 400/401/403 without a code, is.
+// Requests are built and sent as [PasswordGrant] builds and sends its own:
+// at most once unless the request provably did not reach the server (see
+// [RetryPolicy]), never following a redirect, the answer read through a
+// size cap and normalised the same way (odd expires_in values, absolute
+// expiries against the server's Date header). Errors are [*TokenError]
+// and never contain the client secret, a token or the value of a
+// secret-looking EndpointParams entry (one named like a secret, token,
+// password, assertion, key or credential). invalid_client and the other
+// configuration codes are not Rejected; invalid_grant, or 400/401/403
+// without a code, is.
 //
 // A ClientCredentialsGrant is safe for concurrent use as long as its fields
 // are not changed.
@@ -84,18 +81,15 @@ var (
 	_ Identifier = (*ClientCredentialsGrant)(nil)
 )
 
-// secretParam matches EndpointParams names whose values are secrets.
-var secretParam = regexp.MustCompile(`(?i)` + secretWords)
-
-// password returns the PasswordGrant that sends g's requests: the same
-// client, endpoint and secret handling, without a user.
-func (g *ClientCredentialsGrant) password() *PasswordGrant {
-	return &PasswordGrant{
-		TokenURL: g.TokenURL, RevokeURL: g.RevokeURL,
-		ClientID: g.ClientID, ClientSecret: g.ClientSecret, Scopes: g.Scopes, AuthStyle: g.AuthStyle,
-		HTTPClient: g.HTTPClient, Retry: g.Retry, AllowInsecureHTTP: g.AllowInsecureHTTP,
-		Now: g.Now, Logger: g.Logger,
+// form returns what sends g's requests: the client authentication and the
+// endpoint client of [PasswordGrant], without a user.
+func (g *ClientCredentialsGrant) form() *oauthForm {
+	now := g.Now
+	if now == nil {
+		now = time.Now
 	}
+	return &oauthForm{clientID: g.ClientID, clientSecret: g.ClientSecret, style: g.AuthStyle,
+		ep: endpointClient(g.HTTPClient, g.Retry, g.Logger, g.AllowInsecureHTTP), now: now}
 }
 
 // checkParams refuses EndpointParams that would change the grant or the
@@ -104,9 +98,9 @@ func (g *ClientCredentialsGrant) checkParams() error {
 	for k := range g.EndpointParams {
 		switch {
 		case k == "grant_type" || k == "client_id" || k == "client_secret":
-			return fmt.Errorf("tokensource: EndpointParams may not set %s", k)
+			return errorf("EndpointParams may not set %s", k)
 		case k == "scope" && len(g.Scopes) > 0:
-			return errors.New("tokensource: EndpointParams may not set scope when Scopes is set")
+			return newError("EndpointParams may not set scope when Scopes is set")
 		}
 	}
 	return nil
@@ -117,26 +111,23 @@ func (g *ClientCredentialsGrant) checkParams() error {
 // server. The token has no refresh token.
 func (g *ClientCredentialsGrant) Login(ctx context.Context) (*Token, error) {
 	if g.ClientID == "" {
-		return nil, &TokenError{Op: "login", Err: errors.New("tokensource: ClientCredentialsGrant.ClientID is empty")}
+		return nil, &TokenError{Op: "login", Err: newError("ClientCredentialsGrant.ClientID is empty")}
 	}
 	if err := g.checkParams(); err != nil {
 		return nil, &TokenError{Op: "login", Err: err}
 	}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if len(g.Scopes) > 0 {
+		form.Set("scope", strings.Join(g.Scopes, " "))
+	}
 	var secrets []string
 	for k, vs := range g.EndpointParams {
-		if secretParam.MatchString(k) {
+		form[k] = append([]string(nil), vs...)
+		if tokenendpoint.SecretName(k) {
 			secrets = append(secrets, vs...)
 		}
 	}
-	pg := g.password()
-	tok, err := pg.exchange(ctx, pg.call("login", secrets...), "", func(ctx context.Context, c *oauth2.Config) error {
-		cc := &clientcredentials.Config{
-			ClientID: c.ClientID, ClientSecret: c.ClientSecret, TokenURL: c.Endpoint.TokenURL,
-			Scopes: c.Scopes, EndpointParams: g.EndpointParams, AuthStyle: c.Endpoint.AuthStyle,
-		}
-		_, err := cc.Token(ctx)
-		return err
-	})
+	tok, err := g.form().token(ctx, "login", g.TokenURL, form, "", secrets...)
 	if err != nil {
 		return nil, err // a Token beside an error would hold only a refresh token
 	}
@@ -154,10 +145,10 @@ func (g *ClientCredentialsGrant) Refresh(context.Context, string) (*Token, error
 // authenticating the client as Login does. It does nothing when RevokeURL
 // is empty or tok is nil.
 func (g *ClientCredentialsGrant) Revoke(ctx context.Context, tok *Token) error {
-	if tok == nil {
+	if g.RevokeURL == "" || tok == nil {
 		return nil
 	}
-	return g.password().Revoke(ctx, &Token{AccessToken: tok.AccessToken})
+	return g.form().revoke(ctx, g.RevokeURL, &Token{AccessToken: tok.AccessToken})
 }
 
 // Identity implements [Identifier]: the token endpoint's origin and the

@@ -2,7 +2,6 @@ package tokensource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,14 +64,14 @@ func (m *Metadata) endpoints() []field {
 //	if err := meta.Require("token_endpoint"); err != nil { ... } // client credentials
 func (m *Metadata) Require(fields ...string) error {
 	if m == nil {
-		return errors.New("tokensource: Require: no metadata")
+		return newError("Require: no metadata")
 	}
 	eps := m.endpoints()
 	for _, name := range fields {
 		i := slices.IndexFunc(eps, func(f field) bool { return f.name == name })
 		switch {
 		case i < 0:
-			return fmt.Errorf("tokensource: Require: %q is not an endpoint metadata name", name)
+			return errorf("Require: %q is not an endpoint metadata name", name)
 		case eps[i].value == "":
 			return &MissingEndpointError{Issuer: m.Issuer, Field: name}
 		}
@@ -99,8 +98,10 @@ type MissingEndpointError struct {
 	Field  string // the metadata name, such as "device_authorization_endpoint"
 }
 
-func (e *MissingEndpointError) Error() string {
-	return fmt.Sprintf("tokensource: %s advertises no %s in its metadata", e.Issuer, e.Field)
+func (e *MissingEndpointError) Error() string { return prefix + e.bare() }
+
+func (e *MissingEndpointError) bare() string {
+	return fmt.Sprintf("%s advertises no %s in its metadata", e.Issuer, e.Field)
 }
 
 // IssuerMismatchError reports a metadata document whose issuer is not the
@@ -112,7 +113,9 @@ type IssuerMismatchError struct {
 	Got  string // the issuer the document names; "" when it names none
 }
 
-func (e *IssuerMismatchError) Error() string {
+func (e *IssuerMismatchError) Error() string { return prefix + e.bare() }
+
+func (e *IssuerMismatchError) bare() string {
 	if e.Got == "" {
 		return fmt.Sprintf("the document names no issuer, want %q", e.Want)
 	}
@@ -140,9 +143,11 @@ type DiscoveryError struct {
 	prior string
 }
 
-func (e *DiscoveryError) Error() string {
+func (e *DiscoveryError) Error() string { return prefix + e.bare() }
+
+func (e *DiscoveryError) bare() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tokensource: discover %s: ", e.Issuer)
+	fmt.Fprintf(&b, "discover %s: ", e.Issuer)
 	if e.URL != "" {
 		fmt.Fprintf(&b, "GET %s: ", e.URL)
 	}
@@ -150,7 +155,7 @@ func (e *DiscoveryError) Error() string {
 		fmt.Fprintf(&b, "status %d: ", e.StatusCode)
 	}
 	if e.Err != nil {
-		b.WriteString(e.Err.Error())
+		b.WriteString(bareMessage(e.Err))
 	}
 	if e.prior != "" {
 		fmt.Fprintf(&b, " (after %s)", e.prior)

@@ -69,6 +69,13 @@ func (d *discovery) finished() bool {
 	}
 }
 
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
 func (d *Discoverer) now() time.Time {
 	if d.Now == nil {
 		return time.Now()

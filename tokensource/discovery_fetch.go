@@ -3,15 +3,13 @@ package tokensource
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/hashicorp/go-retryablehttp"
-
 	"github.com/tokenrefresh/tokenrefresh/internal/loopback"
+	"github.com/tokenrefresh/tokenrefresh/internal/tokenendpoint"
 )
 
 // maxDocumentBytes caps a discovery document.
@@ -27,7 +25,9 @@ const (
 // http://. It matches [ErrInsecureEndpoint].
 type insecureURLError struct{ field, origin string }
 
-func (e *insecureURLError) Error() string {
+func (e *insecureURLError) Error() string { return prefix + e.bare() }
+
+func (e *insecureURLError) bare() string {
 	return fmt.Sprintf("%s %s is neither https nor loopback http", e.field, e.origin)
 }
 
@@ -60,9 +60,9 @@ func parseIssuer(issuer string, allowInsecure bool) (*url.URL, error) {
 	u, err := url.Parse(issuer)
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "":
-		return nil, errors.New("the issuer is not an absolute URL")
+		return nil, newError("the issuer is not an absolute URL")
 	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, errors.New("an issuer has no user information, query or fragment (RFC 8414 section 2)")
+		return nil, newError("an issuer has no user information, query or fragment (RFC 8414 section 2)")
 	}
 	return u, checkSecure("issuer", u, allowInsecure)
 }
@@ -96,10 +96,7 @@ func (d *Discoverer) discover(ctx context.Context, issuer string) (*Metadata, er
 	if second.err == nil {
 		return second.meta, nil
 	}
-	prior := fmt.Sprintf("no RFC 8414 document at %s: %v", oauthURL, first.err)
-	if first.status != 0 {
-		prior = fmt.Sprintf("no RFC 8414 document at %s: status %d", oauthURL, first.status)
-	}
+	prior := fmt.Sprintf("no RFC 8414 document at %s: status %d", oauthURL, first.status) // absent: an answer came
 	return nil, &DiscoveryError{Issuer: issuer, URL: oidcURL, StatusCode: second.status, Err: second.err, prior: prior}
 }
 
@@ -107,41 +104,32 @@ func (d *Discoverer) discover(ctx context.Context, issuer string) (*Metadata, er
 // only for requests that did not reach the server, 429 and 503; no
 // redirect followed) and validates the document against issuer.
 func (d *Discoverer) fetch(ctx context.Context, issuer, docURL string) docResult {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, docURL, nil)
-	if err != nil {
-		return docResult{err: errors.New("cannot build request")}
+	ep := endpointClient(d.HTTPClient, d.Retry, d.Logger, d.AllowInsecureHTTP)
+	r, f := ep.Do(ctx, &tokenendpoint.Call{Method: http.MethodGet, URL: docURL, Header: http.Header{"Accept": {"application/json"}}})
+	if f != nil {
+		return docResult{err: failureCause(f)}
 	}
-	req.Header.Set("Accept", "application/json")
-	e := endpoint{client: d.HTTPClient, policy: d.Retry, logger: d.Logger, allowInsecure: d.AllowInsecureHTTP}
-	r, err := e.do(req)
-	if err != nil {
-		var lost *lostError
-		if errors.As(err, &lost) {
-			err = lost.err
-		}
-		return docResult{err: err}
-	}
-	res := docResult{status: r.status}
+	res := docResult{status: r.Status}
 	switch {
-	case r.status >= 300 && r.status <= 399:
+	case r.Status >= 300 && r.Status <= 399:
 		to := "elsewhere"
-		if r.location != "" {
-			to = "to " + r.location
+		if r.Location != "" {
+			to = "to " + r.Location
 		}
-		res.err = fmt.Errorf("redirected %s; a discovery document is read from the issuer's own URL only", to)
+		res.err = errorf("redirected %s; a discovery document is read from the issuer's own URL only", to)
 		res.absent = true
-	case r.status == http.StatusTooManyRequests || r.status >= 500:
-		res.err = errors.New("the server failed")
-	case r.status >= 400:
-		res.err, res.absent = errors.New("no document"), true
-	case r.status < 200 || r.status > 299:
-		res.err = errors.New("unexpected status")
-	case r.tooLarge || len(r.body) > maxDocumentBytes:
-		res.err = fmt.Errorf("document larger than %d KiB", maxDocumentBytes>>10)
-	case r.readErr != nil:
-		res.err = r.readErr
+	case r.Status == http.StatusTooManyRequests || r.Status >= 500:
+		res.err = newError("the server failed")
+	case r.Status >= 400:
+		res.err, res.absent = newError("no document"), true
+	case !r.Success():
+		res.err = newError("unexpected status")
+	case r.TooLarge || len(r.Body) > maxDocumentBytes:
+		res.err = errorf("document larger than %d KiB", maxDocumentBytes>>10)
+	case r.ReadErr != nil:
+		res.err = errorf("reading response: %w", r.ReadErr)
 	default:
-		res.meta, res.absent, res.err = d.parse(issuer, r.body)
+		res.meta, res.absent, res.err = d.parse(issuer, r.Body)
 	}
 	return res
 }
@@ -149,20 +137,20 @@ func (d *Discoverer) fetch(ctx context.Context, issuer, docURL string) docResult
 // parse decodes and validates a document; absent reports a body that is
 // not a JSON object at all (an HTML page, say).
 func (d *Discoverer) parse(issuer string, body []byte) (meta *Metadata, absent bool, err error) {
-	v, err := decodeJSON(body)
+	v, err := tokenendpoint.DecodeJSON(body)
 	if _, ok := v.(map[string]any); err != nil || !ok {
 		what := "a JSON value that is not an object"
 		if err != nil {
-			what = describeNonJSON(body)
+			what = tokenendpoint.DescribeNonJSON(body)
 		}
-		return nil, true, fmt.Errorf("not a metadata document: %s", what)
+		return nil, true, errorf("not a metadata document: %s", what)
 	}
 	var m Metadata
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, false, fmt.Errorf("malformed metadata document: %w", err)
+		return nil, false, errorf("malformed metadata document: %w", err)
 	}
 	if m.Issuer != issuer {
-		return nil, false, &IssuerMismatchError{Want: issuer, Got: truncate(m.Issuer, 200)}
+		return nil, false, &IssuerMismatchError{Want: issuer, Got: tokenendpoint.Truncate(m.Issuer, 200)}
 	}
 	for _, f := range m.endpoints() {
 		if f.value == "" {
@@ -170,7 +158,7 @@ func (d *Discoverer) parse(issuer string, body []byte) (meta *Metadata, absent b
 		}
 		u, err := url.Parse(f.value)
 		if err != nil || u.Host == "" {
-			return nil, false, fmt.Errorf("%s is not an absolute URL", f.name)
+			return nil, false, errorf("%s is not an absolute URL", f.name)
 		}
 		if err := checkSecure(f.name, u, d.AllowInsecureHTTP); err != nil {
 			return nil, false, err

@@ -16,7 +16,7 @@ const encodingVersion = 1
 // ErrUnreadableToken is wrapped by the errors DecodeToken returns for
 // bytes that are not a stored token: corrupt, truncated, or written by a
 // newer version of this package.
-var ErrUnreadableToken = errors.New("tokensource: unreadable stored token")
+var ErrUnreadableToken = newError("unreadable stored token")
 
 // storedToken is the on-disk shape. Field names are part of the format:
 // never rename them; add fields and bump encodingVersion only when an old
@@ -57,7 +57,7 @@ type storedToken struct {
 // token needs an access token or a refresh token.
 func EncodeToken(t *Token) ([]byte, error) {
 	if t == nil || (t.AccessToken == "" && t.RefreshToken == "") {
-		return nil, errors.New("tokensource: encode: token has neither an access nor a refresh token")
+		return nil, newError("encode: token has neither an access nor a refresh token")
 	}
 	return json.Marshal(storedToken{
 		Version:         encodingVersion,
@@ -81,15 +81,15 @@ func EncodeToken(t *Token) ([]byte, error) {
 func DecodeToken(b []byte) (*Token, error) {
 	var st storedToken
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnreadableToken, describeJSONError(err))
+		return nil, errorf("%w: %s", ErrUnreadableToken, describeJSONError(err))
 	}
 	switch {
 	case st.Version < 1:
-		return nil, fmt.Errorf("%w: missing format version", ErrUnreadableToken)
+		return nil, errorf("%w: missing format version", ErrUnreadableToken)
 	case st.Version > encodingVersion:
-		return nil, fmt.Errorf("%w: %w", ErrUnreadableToken, newerFormat(st.Version))
+		return nil, errorfJoin("%w: %w", ErrUnreadableToken, newerFormat(st.Version))
 	case st.AccessToken == "" && st.RefreshToken == "":
-		return nil, fmt.Errorf("%w: no access or refresh token", ErrUnreadableToken)
+		return nil, errorf("%w: no access or refresh token", ErrUnreadableToken)
 	}
 	return &Token{
 		AccessToken:   st.AccessToken,

@@ -198,6 +198,10 @@ func TestRetryGivesUpOnContext(t *testing.T) {
 	}
 }
 
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
 // gCountingClient returns a client whose transport counts the attempts
 // that reach it.
 func gCountingClient(n *atomic.Int64) *http.Client {
@@ -286,9 +290,14 @@ func TestInsecureEndpoint(t *testing.T) {
 		{"https://auth.example.com/token", false, nil},
 	}
 	for _, tt := range tests {
-		e := endpoint{allowInsecure: tt.allow}
-		if err := e.checkURL(tt.url); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-			t.Errorf("checkURL(%q, allow=%v) = %v, want %v", tt.url, tt.allow, err, tt.want)
+		var hits atomic.Int64
+		g := &JSONGrant{RefreshURL: tt.url, AllowInsecureHTTP: tt.allow, HTTPClient: gCountingClient(&hits), Retry: RetryPolicy{MaxAttempts: 1}}
+		_, err := g.Refresh(t.Context(), "rt")
+		if got := errors.Is(err, ErrInsecureEndpoint); got != (tt.want != nil) {
+			t.Errorf("Refresh(%q, allow=%v) = %v, want ErrInsecureEndpoint %v", tt.url, tt.allow, err, tt.want != nil)
+		}
+		if tt.want != nil && hits.Load() != 0 {
+			t.Errorf("Refresh(%q) sent a request", tt.url)
 		}
 	}
 	g := &PasswordGrant{TokenURL: "http://auth.example.com/token", Username: "u", Password: "p"}
@@ -311,43 +320,6 @@ func TestInsecureEndpoint(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("%d requests went to evil.localhost", n)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := gNow()
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"7", 7 * time.Second, true},
-		{"-1", 0, false},
-		{"soon", 0, false},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
-		{"99999999999999", 24 * time.Hour, true},
-	}
-	for _, tt := range tests {
-		got, ok := retryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("retryAfter(%q) = %v, %v, want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestBackoffBounds(t *testing.T) {
-	p := RetryPolicy{MaxRetryAfter: 3 * time.Second}
-	for attempt := range 40 {
-		d := p.backoff(100*time.Millisecond, 2*time.Second, attempt, nil)
-		if d < 50*time.Millisecond || d > 2*time.Second {
-			t.Errorf("backoff(attempt %d) = %v, want within [50ms, 2s]", attempt, d)
-		}
-	}
-	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}}
-	if d := p.backoff(time.Millisecond, time.Millisecond, 0, resp); d != 3*time.Second {
-		t.Errorf("backoff(Retry-After: 3600) = %v, want the 3s cap", d)
 	}
 }
 
@@ -403,10 +375,6 @@ func TestSharedRetrySchedule(t *testing.T) {
 // TestRetryLogging: retries are logged only through the grant's Logger,
 // without secrets, and go-retryablehttp's own stderr logger is never on.
 func TestRetryLogging(t *testing.T) {
-	var tr callTrace
-	if l := (endpoint{}).retrying(&tr).Logger; l != nil {
-		t.Fatalf("retryablehttp Logger = %v, want nil", l)
-	}
 	var buf bytes.Buffer
 	p := gServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
 		if n == 1 {
@@ -428,5 +396,43 @@ func TestRetryLogging(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("log %q leaks %q", out, secret)
 		}
+	}
+}
+
+// BenchmarkGrantRefresh measures one refresh per grant against a loopback
+// token endpoint: request building, the retrying client, one new
+// connection (each attempt closes its own), parsing.
+func BenchmarkGrantRefresh(b *testing.B) {
+	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	grants := []struct {
+		name string
+		g    Grant
+	}{
+		{"password", &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", ClientSecret: "s3cret", HTTPClient: srv.Client(), Now: gNow}},
+		{"json", &JSONGrant{RefreshURL: srv.URL + "/refresh", HTTPClient: srv.Client(), Now: gNow}},
+		{"clientcredentials", &ClientCredentialsGrant{TokenURL: srv.URL + "/token", ClientID: "cli", ClientSecret: "s3cret", HTTPClient: srv.Client(), Now: gNow}},
+	}
+	for _, g := range grants {
+		b.Run(g.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := b.Context()
+			for b.Loop() {
+				var err error
+				if cc, ok := g.g.(*ClientCredentialsGrant); ok {
+					_, err = cc.Login(ctx)
+				} else {
+					_, err = g.g.Refresh(ctx, "rt-0")
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -151,7 +151,7 @@ type NewerSessionError struct {
 func (e *NewerSessionError) Error() string { return prefix + e.bare() }
 
 func (e *NewerSessionError) bare() string {
-	return fmt.Sprintf("the session stored under %q was written by a newer version of this program and is left untouched (upgrade, or log out to delete it): %v", e.Key, e.Err)
+	return fmt.Sprintf("the session stored under %q was written by a newer version of this program and is left untouched (upgrade, or log out to delete it): %v", e.Key, bareMessage(e.Err))
 }
 
 // Unwrap returns Err.

@@ -138,7 +138,7 @@ func (g *stGrant) Refresh(ctx context.Context, rt string) (*Token, error) {
 	case g.brokenNext > 0:
 		g.brokenNext--
 		return &Token{RefreshToken: tok.RefreshToken, RefreshExpiry: tok.RefreshExpiry},
-			&TokenError{Op: "refresh", StatusCode: 200, Err: fmt.Errorf("%w: no access token", ErrMalformedResponse)}
+			&TokenError{Op: "refresh", StatusCode: 200, Err: errorf("%w: no access token", ErrMalformedResponse)}
 	}
 	return tok, nil
 }

@@ -2,7 +2,6 @@ package tokensource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -34,7 +33,7 @@ func TestErrorsHideSecrets(t *testing.T) {
 			`error=invalid_request&error_description=password+hunter2+is+too+short`,
 			func(g Grant) error { return gLogin(g, secret) }},
 		{"password cut by truncation", 500, "application/json",
-			`{"error":"server_error","error_description":"` + strings.Repeat("x", maxExcerpt-3) + ` hunter2"}`,
+			`{"error":"server_error","error_description":"` + strings.Repeat("x", 200-3) + ` hunter2"}`,
 			func(g Grant) error { return gLogin(g, secret) }},
 		{"token being revoked", 500, "text/plain",
 			`session hunter2 unknown`,
@@ -92,33 +91,4 @@ func gLogin(g Grant, password string) error {
 	}
 	_, err := g.Login(context.Background())
 	return err
-}
-
-func TestScrub(t *testing.T) {
-	const secret = `p<w>&"d 1/2'`
-	echoes := []string{
-		secret,
-		`p\u003cw\u003e\u0026\"d 1/2'`, // encoding/json
-		`p<w>&\"d 1/2'`,                // JSON without HTML escaping
-		`p%3Cw%3E%26%22d+1%2F2%27`,     // form
-		`p%3Cw%3E&%22d%201%2F2%27`,     // URL path
-		`p&lt;w&gt;&amp;&#34;d 1/2&#39;`,
-		`p&lt;w&gt;&amp;&quot;d 1/2&#x27;`,
-	}
-	for _, e := range echoes {
-		if got := scrub("before "+e+" after", []string{secret}); got != "before <redacted> after" {
-			t.Errorf("scrub(%q) = %q", e, got)
-		}
-	}
-	if got := scrub("an ab in a cab", []string{"ab", ""}); got != "an ab in a cab" {
-		t.Errorf("scrub with secrets shorter than %d = %q, want the text unchanged", minSecret, got)
-	}
-	cause := fmt.Errorf("dial https://api.example/token?key=hunter2: %w", context.DeadlineExceeded)
-	err := scrubError(cause, []string{"hunter2"})
-	if strings.Contains(err.Error(), "hunter2") || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("scrubError() = %v, want the secret gone and the cause kept", err)
-	}
-	if scrubError(nil, []string{"hunter2"}) != nil {
-		t.Error("scrubError(nil) != nil")
-	}
 }

@@ -3,21 +3,19 @@ package tokensource
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
+	"github.com/tokenrefresh/tokenrefresh/internal/tokenendpoint"
 )
 
 // ErrNoCredentials is returned by a grant's Login when it has no username
 // or password (and no PasswordFunc, or one that failed). It satisfies
 // errors.Is(err, ErrReauthRequired).
-var ErrNoCredentials = fmt.Errorf("%w: no credentials", ErrReauthRequired)
+var ErrNoCredentials = errorf("%w: no credentials", ErrReauthRequired)
 
 // JSONMapping names the JSON fields of an API that does not use the common
 // names. All fields are dotted paths from the top of the body, such as
@@ -125,7 +123,7 @@ type JSONGrant struct {
 	// Logger receives debug records about retries. Nil means silent.
 	Logger *slog.Logger
 
-	style atomic.Int32 // nameStyle of the last response seen
+	style atomic.Int32 // tokenendpoint.Style of the last response seen
 }
 
 var (
@@ -136,10 +134,6 @@ var (
 
 // RefreshReuseGrace returns ReuseGrace. It implements [ReuseGracer].
 func (g *JSONGrant) RefreshReuseGrace() time.Duration { return g.ReuseGrace }
-
-func (g *JSONGrant) endpoint() endpoint {
-	return endpoint{client: g.HTTPClient, policy: g.Retry, logger: g.Logger, allowInsecure: g.AllowInsecureHTTP}
-}
 
 func (g *JSONGrant) now() time.Time {
 	if g.Now == nil {
@@ -157,7 +151,7 @@ func (g *JSONGrant) Login(ctx context.Context) (*Token, error) {
 	body := map[string]any{}
 	setPath(body, orName(g.Mapping.UsernameField, "username"), user)
 	setPath(body, orName(g.Mapping.PasswordField, "password"), pass)
-	return g.post(ctx, g.call("login", pass), g.LoginURL, body, "")
+	return g.post(ctx, "login", g.call("login", g.LoginURL, body, "", pass), "")
 }
 
 // Refresh posts refreshToken to RefreshURL. When the response carries no
@@ -172,7 +166,7 @@ func (g *JSONGrant) Refresh(ctx context.Context, refreshToken string) (*Token, e
 	for _, f := range g.refreshFields() {
 		setPath(body, f, refreshToken)
 	}
-	return g.post(ctx, g.call("refresh", refreshToken), g.RefreshURL, body, refreshToken)
+	return g.post(ctx, "refresh", g.call("refresh", g.RefreshURL, body, "", refreshToken), refreshToken)
 }
 
 // Revoke posts tok's refresh token to LogoutURL with the access token as a
@@ -187,30 +181,36 @@ func (g *JSONGrant) Revoke(ctx context.Context, tok *Token) error {
 			setPath(body, f, tok.RefreshToken)
 		}
 	}
-	c := g.call("revoke", tok.RefreshToken, tok.AccessToken)
-	r, err := g.send(ctx, c, g.LogoutURL, body, tok.AccessToken)
-	if err != nil {
-		return err
-	}
-	if r.status < 200 || r.status > 299 {
-		return c.responseError(r, nil)
-	}
-	return nil
+	c := g.call("revoke", g.LogoutURL, body, tok.AccessToken, tok.RefreshToken, tok.AccessToken)
+	return send(ctx, g.client(), "revoke", c)
 }
 
-// call describes one request of op carrying secrets and the grant's
-// headers. For a header value with a scheme ("Bearer k1") the credential
-// after it counts too.
-func (g *JSONGrant) call(op string, secrets ...string) call {
-	for _, vs := range g.Header {
+func (g *JSONGrant) client() *tokenendpoint.Client {
+	return endpointClient(g.HTTPClient, g.Retry, g.Logger, g.AllowInsecureHTTP)
+}
+
+// call builds the request of op: body as JSON, with the grant's headers and
+// bearer, when set, as the Authorization. secrets and the Header values
+// are kept out of every error; for a header value with a scheme
+// ("Bearer k1") the credential after it counts too.
+func (g *JSONGrant) call(op, endpointURL string, body map[string]any, bearer string, secrets ...string) *tokenendpoint.Call {
+	h := make(http.Header, len(g.Header)+3)
+	for k, vs := range g.Header {
 		for _, v := range vs {
+			h.Add(k, v)
 			secrets = append(secrets, v)
 			if _, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
 				secrets = append(secrets, strings.TrimSpace(cred))
 			}
 		}
 	}
-	return call{op: op, secrets: secrets}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json")
+	if bearer != "" {
+		h.Set("Authorization", "Bearer "+bearer)
+	}
+	raw, _ := json.Marshal(body) // a map of strings always encodes
+	return &tokenendpoint.Call{URL: endpointURL, Header: h, Body: raw, Refresh: op == "refresh", Secrets: secrets}
 }
 
 // refreshFields names the request field(s) that carry the refresh token:
@@ -222,10 +222,10 @@ func (g *JSONGrant) refreshFields() []string {
 	if g.Mapping.RefreshTokenField != "" {
 		return []string{g.Mapping.RefreshTokenField}
 	}
-	switch nameStyle(g.style.Load()) {
-	case styleCamel:
+	switch tokenendpoint.Style(g.style.Load()) {
+	case tokenendpoint.StyleCamel:
 		return []string{"refreshToken"}
-	case styleSnake:
+	case tokenendpoint.StyleSnake:
 		return []string{"refresh_token"}
 	}
 	return []string{"refresh_token", "refreshToken"}
@@ -253,48 +253,17 @@ func orName(name, def string) string {
 	return name
 }
 
-// post sends body and turns the reply into a Token.
-func (g *JSONGrant) post(ctx context.Context, c call, endpointURL string, body map[string]any, oldRefresh string) (*Token, error) {
-	r, err := g.send(ctx, c, endpointURL, body, "")
-	if err != nil {
-		return nil, err
-	}
-	tok, style, err := c.token(r, &g.Mapping, g.now(), oldRefresh)
+// post sends a login or refresh and reads the token, remembering the
+// API's naming style.
+func (g *JSONGrant) post(ctx context.Context, op string, c *tokenendpoint.Call, oldRefresh string) (*Token, error) {
+	m := &g.Mapping
+	paths := tokenendpoint.Paths{AccessToken: m.AccessToken, RefreshToken: m.RefreshToken, TokenType: m.TokenType,
+		ExpiresIn: m.ExpiresIn, ExpiresAt: m.ExpiresAt, RefreshExpiresIn: m.RefreshExpiresIn, RefreshExpiresAt: m.RefreshExpiresAt}
+	tok, style, err := exchange(ctx, g.client(), op, c, paths, g.now, oldRefresh)
 	if tok != nil {
 		g.style.Store(int32(style))
 	}
 	return tok, err
-}
-
-// send posts body as JSON with the grant's headers.
-func (g *JSONGrant) send(ctx context.Context, c call, endpointURL string, body map[string]any, bearer string) (*reply, error) {
-	e := g.endpoint()
-	if err := e.checkURL(endpointURL); err != nil {
-		return nil, &TokenError{Op: c.op, Err: err}
-	}
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return nil, &TokenError{Op: c.op, Err: err}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, endpointURL, raw)
-	if err != nil {
-		return nil, &TokenError{Op: c.op, Err: errors.New("tokensource: cannot build request")}
-	}
-	for k, vs := range g.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	r, err := e.do(req)
-	if err != nil {
-		return nil, c.transportError(err)
-	}
-	return r, nil
 }
 
 // credentials returns the username and the password, asking passwordFunc
@@ -306,7 +275,7 @@ func credentials(ctx context.Context, user, password string, passwordFunc func(c
 	if password == "" && passwordFunc != nil {
 		p, err := passwordFunc(ctx)
 		if err != nil {
-			return "", "", fmt.Errorf("%w: password function: %w", ErrNoCredentials, err)
+			return "", "", errorfJoin("%w: password function: %w", ErrNoCredentials, err)
 		}
 		password = p
 	}

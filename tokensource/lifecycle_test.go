@@ -193,11 +193,11 @@ func TestEventsCarryOnlyDocumentedValues(t *testing.T) {
 	e.src.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 
-	tok := stToken(t, e.src) // startup: login
+	stToken(t, e.src) // startup: login
 	e.clock.Advance(14*time.Minute + 30*time.Second)
 	stToken(t, e.src) // early, in the background
 	waitUntil(t, "the early refresh finished", func() bool { return e.ev.count(EventRefreshFinished) == 1 })
-	tok = stToken(t, e.src)
+	tok := stToken(t, e.src)
 	if _, err := e.src.Renew(ctx, tok); err != nil { // renew
 		t.Fatal(err)
 	}

@@ -1,19 +1,15 @@
 package tokensource
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
-	"golang.org/x/oauth2"
+	"github.com/tokenrefresh/tokenrefresh/internal/tokenendpoint"
 )
 
 // AuthStyle says how a [PasswordGrant] authenticates its client to the
@@ -35,9 +31,9 @@ const (
 
 // PasswordGrant speaks to a standard OAuth2 token endpoint (RFC 6749): it
 // logs in with the resource-owner password grant and refreshes with the
-// refresh_token grant. golang.org/x/oauth2 builds each request, with an
-// explicit client authentication style; the retrying token-endpoint client
-// sends it and this package reads the answer.
+// refresh_token grant. It builds each form request itself, with an explicit
+// client authentication style, sends it through this package's retrying
+// token-endpoint client and reads the answer itself.
 //
 // A request is sent at most once unless it provably did not reach the
 // server (see [RetryPolicy]); it never follows a redirect. A refresh whose
@@ -132,10 +128,6 @@ var (
 // RefreshReuseGrace returns ReuseGrace. It implements [ReuseGracer].
 func (g *PasswordGrant) RefreshReuseGrace() time.Duration { return g.ReuseGrace }
 
-func (g *PasswordGrant) endpoint() endpoint {
-	return endpoint{client: g.HTTPClient, policy: g.Retry, logger: g.Logger, allowInsecure: g.AllowInsecureHTTP}
-}
-
 func (g *PasswordGrant) now() time.Time {
 	if g.Now == nil {
 		return time.Now()
@@ -143,27 +135,73 @@ func (g *PasswordGrant) now() time.Time {
 	return g.Now()
 }
 
-// call describes one request of op carrying secrets and the client
-// credentials.
-func (g *PasswordGrant) call(op string, secrets ...string) call {
-	if g.ClientSecret != "" {
-		basic := url.QueryEscape(g.ClientID) + ":" + url.QueryEscape(g.ClientSecret)
-		secrets = append(secrets, g.ClientSecret, base64.StdEncoding.EncodeToString([]byte(basic)))
-	}
-	return call{op: op, secrets: secrets}
+// oauthForm builds and sends the form requests of a standard endpoint
+// (token and revocation) for one client: PasswordGrant's and
+// ClientCredentialsGrant's.
+//
+// Why the libraries split here. golang.org/x/oauth2 builds these forms,
+// but only inside calls that also send them and read the answer: it takes
+// its HTTP client from a context value, follows redirects with the
+// credentials, parses the body by rules that refuse odd expires_in values
+// and hide the Date header, and quotes the body in its errors. A request
+// that carries a password or a single-use refresh token needs each of those
+// the other way, while the form itself is a few fields (RFC 6749 sections
+// 4.3.2, 4.4.2 and 6, RFC 7009 section 2.1): so it is built here, sent by
+// the internal token-endpoint client, where go-retryablehttp is the retry
+// engine under this package's rule (re-send only what provably never
+// reached the server, or 429 and 503), and read by the parser JSONGrant
+// uses too. x/oauth2 keeps what it does well for callers: [Source.OAuth2]
+// hands a Source to code that takes an oauth2.TokenSource.
+type oauthForm struct {
+	clientID, clientSecret string
+	style                  AuthStyle
+	ep                     *tokenendpoint.Client
+	now                    func() time.Time
 }
 
-func (g *PasswordGrant) config() *oauth2.Config {
-	style := oauth2.AuthStyleInHeader
-	if g.AuthStyle == AuthForm || g.ClientSecret == "" {
-		style = oauth2.AuthStyleInParams
+func (g *PasswordGrant) form() *oauthForm {
+	return &oauthForm{clientID: g.ClientID, clientSecret: g.ClientSecret, style: g.AuthStyle,
+		ep: endpointClient(g.HTTPClient, g.Retry, g.Logger, g.AllowInsecureHTTP), now: g.now}
+}
+
+// call builds the request of op: form plus the client's authentication,
+// HTTP Basic (id and secret form-encoded first, as RFC 6749 section 2.3.1
+// says) or client_id and client_secret in the form. A public client (no
+// secret) sends client_id only. secrets, the client secret and its Basic
+// encoding are kept out of every error.
+func (o *oauthForm) call(op, endpointURL string, form url.Values, secrets ...string) *tokenendpoint.Call {
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(o.clientID) + ":" + url.QueryEscape(o.clientSecret)))
+	switch {
+	case o.style == AuthBasic && o.clientSecret != "":
+		h.Set("Authorization", "Basic "+basic)
+	case o.clientSecret != "":
+		form.Set("client_id", o.clientID)
+		form.Set("client_secret", o.clientSecret)
+	case o.clientID != "":
+		form.Set("client_id", o.clientID)
 	}
-	return &oauth2.Config{
-		ClientID:     g.ClientID,
-		ClientSecret: g.ClientSecret,
-		Endpoint:     oauth2.Endpoint{TokenURL: g.TokenURL, AuthStyle: style},
-		Scopes:       g.Scopes,
+	if o.clientSecret != "" {
+		secrets = append(secrets, o.clientSecret, basic)
 	}
+	return &tokenendpoint.Call{URL: endpointURL, Header: h, Body: []byte(form.Encode()),
+		Refresh: op == "refresh", Standard: true, Secrets: secrets}
+}
+
+// token posts form to the token endpoint and reads the token.
+func (o *oauthForm) token(ctx context.Context, op, tokenURL string, form url.Values, oldRefresh string, secrets ...string) (*Token, error) {
+	tok, _, err := exchange(ctx, o.ep, op, o.call(op, tokenURL, form, secrets...), tokenendpoint.Paths{}, o.now, oldRefresh)
+	return tok, err
+}
+
+// revoke revokes tok's refresh token or, without one, its access token
+// (RFC 7009).
+func (o *oauthForm) revoke(ctx context.Context, revokeURL string, tok *Token) error {
+	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
+	if tok.RefreshToken == "" {
+		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+	}
+	return send(ctx, o.ep, "revoke", o.call("revoke", revokeURL, form, form.Get("token")))
 }
 
 // Login requests a token with grant_type=password. The password is sent
@@ -174,10 +212,11 @@ func (g *PasswordGrant) Login(ctx context.Context) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return g.exchange(ctx, g.call("login", pass), "", func(ctx context.Context, c *oauth2.Config) error {
-		_, err := c.PasswordCredentialsToken(ctx, user, pass)
-		return err
-	})
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}}
+	if len(g.Scopes) > 0 {
+		form.Set("scope", strings.Join(g.Scopes, " "))
+	}
+	return g.form().token(ctx, "login", g.TokenURL, form, "", pass)
 }
 
 // Refresh requests a token with grant_type=refresh_token. The refresh token
@@ -187,72 +226,8 @@ func (g *PasswordGrant) Refresh(ctx context.Context, refreshToken string) (*Toke
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
-	return g.exchange(ctx, g.call("refresh", refreshToken), refreshToken, func(ctx context.Context, c *oauth2.Config) error {
-		_, err := c.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
-		return err
-	})
-}
-
-// recorder keeps what the retrying client saw for x/oauth2's one request.
-// x/oauth2 calls the transport on its own goroutine, synchronously, so no
-// lock is needed.
-type recorder struct {
-	reply *reply
-	err   error
-}
-
-// exchange lets x/oauth2 build and send the request through the retrying
-// client, then reads the raw reply itself: x/oauth2 neither exposes the
-// Date header nor accepts odd fields, and its error message quotes the
-// body, so neither its token nor its error is used.
-func (g *PasswordGrant) exchange(ctx context.Context, c call, oldRefresh string,
-	send func(context.Context, *oauth2.Config) error) (*Token, error) {
-	e := g.endpoint()
-	if err := e.checkURL(g.TokenURL); err != nil {
-		return nil, &TokenError{Op: c.op, Err: err}
-	}
-	var rec recorder
-	hc := &http.Client{
-		Transport:     roundTripFunc(func(req *http.Request) (*http.Response, error) { return e.roundTrip(req, &rec) }),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	_ = send(context.WithValue(ctx, oauth2.HTTPClient, hc), g.config())
-	switch {
-	case rec.err != nil:
-		return nil, c.transportError(rec.err)
-	case rec.reply == nil:
-		return nil, &TokenError{Op: c.op, Err: errors.New("tokensource: request not sent")}
-	case rec.reply.status >= 200 && rec.reply.status <= 299 && errorCodeOnSuccess(rec.reply):
-		return nil, c.responseError(rec.reply, nil)
-	}
-	tok, _, err := c.token(rec.reply, &JSONMapping{}, g.now(), oldRefresh)
-	return tok, err
-}
-
-// roundTrip sends req through the retrying client and records the reply,
-// handing x/oauth2 a response whose body is the capped copy.
-func (e endpoint) roundTrip(req *http.Request, rec *recorder) (*http.Response, error) {
-	rreq, err := retryablehttp.FromRequest(req)
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	if err != nil {
-		rec.err = err
-		return nil, err
-	}
-	r, err := e.do(rreq)
-	if err != nil {
-		rec.err = err
-		return nil, err
-	}
-	rec.reply = r
-	return &http.Response{
-		Status:     http.StatusText(r.status),
-		StatusCode: r.status,
-		Header:     r.header,
-		Body:       io.NopCloser(bytes.NewReader(r.body)),
-		Request:    req,
-	}, nil
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	return g.form().token(ctx, "refresh", g.TokenURL, form, refreshToken, refreshToken)
 }
 
 // Revoke revokes tok's refresh token (or, without one, its access token)
@@ -262,40 +237,5 @@ func (g *PasswordGrant) Revoke(ctx context.Context, tok *Token) error {
 	if g.RevokeURL == "" || tok == nil {
 		return nil
 	}
-	e := g.endpoint()
-	if err := e.checkURL(g.RevokeURL); err != nil {
-		return &TokenError{Op: "revoke", Err: err}
-	}
-	form := url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}}
-	if tok.RefreshToken == "" {
-		form = url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
-	}
-	c := g.call("revoke", form.Get("token"))
-	basic := g.AuthStyle == AuthBasic && g.ClientSecret != ""
-	if !basic {
-		form.Set("client_id", g.ClientID)
-		if g.ClientSecret != "" {
-			form.Set("client_secret", g.ClientSecret)
-		}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, g.RevokeURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return &TokenError{Op: "revoke", Err: errors.New("tokensource: cannot build request")}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basic {
-		req.SetBasicAuth(url.QueryEscape(g.ClientID), url.QueryEscape(g.ClientSecret))
-	}
-	r, err := e.do(req)
-	if err != nil {
-		return c.transportError(err)
-	}
-	if r.status < 200 || r.status > 299 {
-		return c.responseError(r, nil)
-	}
-	return nil
+	return g.form().revoke(ctx, g.RevokeURL, tok)
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

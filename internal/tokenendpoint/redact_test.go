@@ -1,6 +1,9 @@
-package tokensource
+package tokenendpoint
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,7 +11,7 @@ import (
 )
 
 func TestRedact(t *testing.T) {
-	jwt := gJWT(`{"sub":"alice","exp":1767226200}`)
+	jwt := jwt(`{"sub":"alice","exp":1767226200}`)
 	tests := []struct {
 		name, in string
 		secrets  []string
@@ -73,36 +76,36 @@ func TestParseErrorBody(t *testing.T) {
 
 func TestRejected(t *testing.T) {
 	tests := []struct {
-		op     string
-		status int
-		info   errorInfo
-		want   bool
+		refresh bool
+		status  int
+		info    errorInfo
+		want    bool
 	}{
-		{"refresh", 400, errorInfo{"invalid_grant", ""}, true},
-		{"refresh", 400, errorInfo{}, true},
-		{"refresh", 401, errorInfo{}, true},
-		{"refresh", 400, errorInfo{"invalid_client", ""}, false},
-		{"refresh", 400, errorInfo{"unsupported_grant_type", ""}, false},
-		{"refresh", 404, errorInfo{"", "refresh token not found"}, true},
-		{"refresh", 410, errorInfo{"", "session revoked"}, true},
-		{"refresh", 404, errorInfo{"", "no such route"}, false},
-		{"refresh", 429, errorInfo{"", "invalid rate"}, false},
-		{"refresh", 500, errorInfo{"", "token expired"}, false},
-		{"refresh", 503, errorInfo{"invalid_grant", ""}, true},
-		{"refresh", 200, errorInfo{"invalid_grant", ""}, true},
-		{"login", 401, errorInfo{}, true},
-		{"login", 404, errorInfo{"", "user not found"}, false},
-		{"login", 401, errorInfo{"invalid_client", ""}, false},
+		{true, 400, errorInfo{"invalid_grant", ""}, true},
+		{true, 400, errorInfo{}, true},
+		{true, 401, errorInfo{}, true},
+		{true, 400, errorInfo{"invalid_client", ""}, false},
+		{true, 400, errorInfo{"unsupported_grant_type", ""}, false},
+		{true, 404, errorInfo{"", "refresh token not found"}, true},
+		{true, 410, errorInfo{"", "session revoked"}, true},
+		{true, 404, errorInfo{"", "no such route"}, false},
+		{true, 429, errorInfo{"", "invalid rate"}, false},
+		{true, 500, errorInfo{"", "token expired"}, false},
+		{true, 503, errorInfo{"invalid_grant", ""}, true},
+		{true, 200, errorInfo{"invalid_grant", ""}, true},
+		{false, 401, errorInfo{}, true},
+		{false, 404, errorInfo{"", "user not found"}, false},
+		{false, 401, errorInfo{"invalid_client", ""}, false},
 	}
 	for _, tt := range tests {
-		if got := rejected(tt.op, tt.status, tt.info); got != tt.want {
-			t.Errorf("rejected(%s, %d, %+v) = %v, want %v", tt.op, tt.status, tt.info, got, tt.want)
+		if got := rejected(tt.refresh, tt.status, tt.info); got != tt.want {
+			t.Errorf("rejected(refresh=%v, %d, %+v) = %v, want %v", tt.refresh, tt.status, tt.info, got, tt.want)
 		}
 	}
 }
 
 // FuzzParseErrorBody feeds arbitrary error bodies: never a panic, and what
-// comes out is bounded, valid UTF-8 text.
+// comes out is bounded, valid UTF-8 text without the secret.
 func FuzzParseErrorBody(f *testing.F) {
 	f.Add([]byte(`{"error":"invalid_grant"}`), "application/json", 400)
 	f.Fuzz(func(t *testing.T, body []byte, ctype string, status int) {
@@ -113,13 +116,55 @@ func FuzzParseErrorBody(f *testing.F) {
 		if !utf8.ValidString(info.code) || !utf8.ValidString(info.description) {
 			t.Fatalf("invalid UTF-8 in %+v", info)
 		}
-		r := &reply{status: status, header: http.Header{"Content-Type": {ctype}}, body: body}
-		te := (call{op: "refresh", secrets: []string{"hunter2"}}).responseError(r, nil)
-		if msg := te.Error(); !utf8.ValidString(msg) || len(te.Body) > maxExcerpt+len("…") {
-			t.Fatalf("bad error message %q", msg)
+		r := &Reply{Status: status, Header: http.Header{"Content-Type": {ctype}}, Body: body}
+		f := (&Call{Refresh: true, Secrets: []string{"hunter2"}}).Fail(r)
+		for _, s := range []string{f.Code, f.Description, f.Body, f.Detail} {
+			if !utf8.ValidString(s) || strings.Contains(s, "hunter2") {
+				t.Fatalf("bad failure text %q", s)
+			}
 		}
-		if strings.Contains(te.Error(), "hunter2") {
-			t.Fatalf("error message %q holds the secret", te.Error())
+		if len(f.Body) > maxExcerpt+len("…") {
+			t.Fatalf("excerpt of %d bytes", len(f.Body))
 		}
 	})
+}
+
+func TestScrub(t *testing.T) {
+	const secret = `p<w>&"d 1/2'`
+	echoes := []string{
+		secret,
+		`p\u003cw\u003e\u0026\"d 1/2'`, // encoding/json
+		`p<w>&\"d 1/2'`,                // JSON without HTML escaping
+		`p%3Cw%3E%26%22d+1%2F2%27`,     // form
+		`p%3Cw%3E&%22d%201%2F2%27`,     // URL path
+		`p&lt;w&gt;&amp;&#34;d 1/2&#39;`,
+		`p&lt;w&gt;&amp;&quot;d 1/2&#x27;`,
+	}
+	for _, e := range echoes {
+		if got := scrub("before "+e+" after", []string{secret}); got != "before <redacted> after" {
+			t.Errorf("scrub(%q) = %q", e, got)
+		}
+	}
+	if got := scrub("an ab in a cab", []string{"ab", ""}); got != "an ab in a cab" {
+		t.Errorf("scrub with secrets shorter than %d = %q, want the text unchanged", minSecret, got)
+	}
+	cause := fmt.Errorf("dial https://api.example/token?key=hunter2: %w", context.DeadlineExceeded)
+	err := scrubError(cause, []string{"hunter2"})
+	if strings.Contains(err.Error(), "hunter2") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("scrubError() = %v, want the secret gone and the cause kept", err)
+	}
+	if scrubError(nil, []string{"hunter2"}) != nil {
+		t.Error("scrubError(nil) != nil")
+	}
+}
+
+func TestSecretName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"client_assertion": true, "api_key": true, "X-Refresh-Token": true, "PASSWORD": true,
+		"audience": false, "resource": false, "scope": false,
+	} {
+		if got := SecretName(name); got != want {
+			t.Errorf("SecretName(%q) = %v, want %v", name, got, want)
+		}
+	}
 }

@@ -1,34 +1,41 @@
-package tokensource
+package tokenendpoint
 
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
 )
 
-func gJWT(claims string) string {
+func jwt(claims string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(claims)) + ".sig"
 }
 
+// at is now()+d, or the zero time for d == 0.
+func at(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return now().Add(d)
+}
+
 func TestJWTExp(t *testing.T) {
-	rc := receipt{now: gNow()}
+	rc := receipt{now: now()}
 	tests := []struct {
 		name string
 		tok  string
 		want time.Duration // from now; 0 = unknown
 	}{
-		{"exp ahead", gJWT(`{"exp":1767226200}`), 10 * time.Minute},
-		{"exp as string", gJWT(`{"exp":"1767226200"}`), 10 * time.Minute},
-		{"exp passed", gJWT(`{"exp":1767225000}`), 0},
-		{"exp in milliseconds", gJWT(`{"exp":1767226200000}`), 0},
-		{"no exp", gJWT(`{"sub":"alice"}`), 0},
+		{"exp ahead", jwt(`{"exp":1767226200}`), 10 * time.Minute},
+		{"exp as string", jwt(`{"exp":"1767226200"}`), 10 * time.Minute},
+		{"exp passed", jwt(`{"exp":1767225000}`), 0},
+		{"exp in milliseconds", jwt(`{"exp":1767226200000}`), 0},
+		{"no exp", jwt(`{"sub":"alice"}`), 0},
 		{"payload not JSON", "aGVsbG8.d29ybGQ.c2ln", 0},
-		{"payload an array", gJWT(`[1]`), 0},
+		{"payload an array", jwt(`[1]`), 0},
 		{"opaque", "at-opaque", 0},
 		{"two parts", "a.b", 0},
 	}
@@ -37,18 +44,10 @@ func TestJWTExp(t *testing.T) {
 		if exp, ok := jwtExp(tt.tok); ok {
 			got = rc.at(exp)
 		}
-		if want := gAt(tt.want); !got.Equal(want) {
+		if want := at(tt.want); !got.Equal(want) {
 			t.Errorf("%s: expiry = %v, want %v", tt.name, got, want)
 		}
 	}
-}
-
-// gAt is gNow()+d, or the zero time for d == 0.
-func gAt(d time.Duration) time.Time {
-	if d == 0 {
-		return time.Time{}
-	}
-	return gNow().Add(d)
 }
 
 func TestAbsoluteExpiry(t *testing.T) {
@@ -70,8 +69,8 @@ func TestAbsoluteExpiry(t *testing.T) {
 		{map[string]any{}, 0},
 	}
 	for _, tt := range tests {
-		if got := (receipt{now: gNow()}).expiry(nil, tt.in); !got.Equal(gAt(tt.want)) {
-			t.Errorf("expiry(%#v) = %v, want %v", tt.in, got, gAt(tt.want))
+		if got := (receipt{now: now()}).expiry(nil, tt.in); !got.Equal(at(tt.want)) {
+			t.Errorf("expiry(%#v) = %v, want %v", tt.in, got, at(tt.want))
 		}
 	}
 }
@@ -80,7 +79,7 @@ func TestAbsoluteExpiry(t *testing.T) {
 // server's Date, so a server whose clock is 20 minutes off still yields a
 // 15-minute token.
 func TestAbsoluteExpiryServerClock(t *testing.T) {
-	now := gNow()
+	now := now()
 	for _, off := range []time.Duration{-20 * time.Minute, 0, 20 * time.Minute, 3 * time.Hour} {
 		date := now.Add(off)
 		rc := receipt{now: now, date: date}
@@ -91,7 +90,7 @@ func TestAbsoluteExpiryServerClock(t *testing.T) {
 		if got := rc.skew(); got != off {
 			t.Errorf("server %v off: skew = %v", off, got)
 		}
-		if exp, ok := jwtExp(gJWT(`{"exp":` + strconv.FormatInt(date.Add(10*time.Minute).Unix(), 10) + `}`)); !ok || !rc.at(exp).Equal(now.Add(10*time.Minute)) {
+		if exp, ok := jwtExp(jwt(`{"exp":` + strconv.FormatInt(date.Add(10*time.Minute).Unix(), 10) + `}`)); !ok || !rc.at(exp).Equal(now.Add(10*time.Minute)) {
 			t.Errorf("server %v off: JWT expiry = %v, want now+10m", off, rc.at(exp))
 		}
 	}
@@ -135,8 +134,8 @@ func TestRelativeExpiry(t *testing.T) {
 		{[]any{}, 0},
 	}
 	for _, tt := range tests {
-		if got := (receipt{now: gNow()}).lifetime(tt.in); !got.Equal(gAt(tt.want)) {
-			t.Errorf("lifetime(%#v) = %v, want %v", tt.in, got, gAt(tt.want))
+		if got := (receipt{now: now()}).lifetime(tt.in); !got.Equal(at(tt.want)) {
+			t.Errorf("lifetime(%#v) = %v, want %v", tt.in, got, at(tt.want))
 		}
 	}
 }
@@ -153,32 +152,32 @@ func TestValidScheme(t *testing.T) {
 }
 
 // FuzzParseTokenJSON feeds arbitrary bodies to the JSON token parser: it
-// must never panic, an error always wraps ErrMalformedResponse, and
+// must never panic, a body without an access token is a problem, and
 // whatever it accepts is a usable token with sane expiries.
 func FuzzParseTokenJSON(f *testing.F) {
 	f.Add([]byte(`{"access_token":"a","expires_in":"60"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		now := gNow()
-		p, err := parseTokenJSON(body, &JSONMapping{})
-		if err != nil && !errors.Is(err, ErrMalformedResponse) {
-			t.Fatalf("parse error %v does not wrap ErrMalformedResponse", err)
-		}
+		now := now()
+		p, problem := parseTokenJSON(body, &Paths{})
 		if p == nil {
+			if problem == "" {
+				t.Fatal("no token and no problem")
+			}
 			return
 		}
 		tok := p.finish(receipt{now: now}, "old")
-		if (err == nil) != (tok.AccessToken != "") {
-			t.Fatalf("error %v with access token %q", err, tok.AccessToken)
+		if (problem == "") != (tok.AccessToken != "") {
+			t.Fatalf("problem %q with access token %q", problem, tok.AccessToken)
 		}
-		if err == nil && tok.RefreshToken == "" {
-			t.Fatalf("accepted a token without a refresh token: %v", tok)
+		if problem == "" && tok.RefreshToken == "" {
+			t.Fatalf("accepted a token without a refresh token: %+v", tok)
 		}
-		gCheckSane(t, tok, now)
+		checkSane(t, tok, now)
 	})
 }
 
-// gCheckSane checks the invariants of a token a grant hands out.
-func gCheckSane(t *testing.T, tok *Token, now time.Time) {
+// checkSane checks the invariants of a token a grant hands out.
+func checkSane(t *testing.T, tok *Token, now time.Time) {
 	t.Helper()
 	for _, e := range []time.Time{tok.Expiry, tok.RefreshExpiry} {
 		if !e.IsZero() && (!e.After(now) || e.Sub(now) > maxLifetime) {
@@ -191,29 +190,29 @@ func gCheckSane(t *testing.T, tok *Token, now time.Time) {
 }
 
 // FuzzTokenReply feeds arbitrary success answers, with any Content-Type
-// and Date header, through the path both grants share: never a panic, an
-// access token or an error wrapping ErrMalformedResponse, sane expiries,
-// and a refresh token found in a token-less answer is handed back.
+// and Date header, through the path every grant shares: never a panic, an
+// access token or a malformed failure, sane expiries, and a refresh token
+// found in a token-less answer is handed back.
 func FuzzTokenReply(f *testing.F) {
 	f.Add([]byte(`{"access_token":"a","expires_at":1767226500}`), "application/json", "Thu, 01 Jan 2026 00:00:00 GMT")
 	f.Fuzz(func(t *testing.T, body []byte, ctype, date string) {
-		now := gNow()
-		r := &reply{status: 200, header: http.Header{"Content-Type": {ctype}, "Date": {date}}, body: body}
-		tok, _, err := (call{op: "refresh", secrets: []string{"old"}}).token(r, &JSONMapping{}, now, "old")
+		now := now()
+		r := &Reply{Status: 200, Header: http.Header{"Content-Type": {ctype}, "Date": {date}}, Body: body}
+		tok, fail := (&Call{Refresh: true, Secrets: []string{"old"}}).Token(r, Paths{}, now, "old")
 		switch {
-		case err == nil:
+		case fail == nil:
 			if tok == nil || tok.AccessToken == "" || tok.RefreshToken == "" {
-				t.Fatalf("token %v without access or refresh token", tok)
+				t.Fatalf("token %+v without access or refresh token", tok)
 			}
-		case !errors.Is(err, ErrMalformedResponse):
-			t.Fatalf("error %v does not wrap ErrMalformedResponse", err)
+		case fail.Kind != KindMalformed:
+			t.Fatalf("failure %+v, want a malformed answer", fail)
 		case tok != nil && (tok.AccessToken != "" || tok.RefreshToken == ""):
-			t.Fatalf("partial token %v, want a refresh token only", tok)
-		case tok == nil && gTokenError(t, err).Code == "" && !errors.Is(err, ErrRefreshOutcomeUnknown):
-			t.Fatalf("a success answer without a token: %v, want ErrRefreshOutcomeUnknown", err)
+			t.Fatalf("partial token %+v, want a refresh token only", tok)
+		case tok == nil && fail.Code == "" && !fail.Unknown:
+			t.Fatalf("a success answer without a token: %+v, want an unknown outcome", fail)
 		}
 		if tok != nil {
-			gCheckSane(t, tok, now)
+			checkSane(t, tok, now)
 		}
 	})
 }
