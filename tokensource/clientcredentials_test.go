@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/storage/memory"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
@@ -168,7 +169,7 @@ func TestClientCredentialsRedacted(t *testing.T) {
 // replaced by one token request however many callers wait, and no refresh
 // token is ever stored.
 func TestClientCredentialsSource(t *testing.T) {
-	clock := &dClock{t: gNow()}
+	clock := fakeclock.New(gNow())
 	srv := authtest.NewServer(t, authtest.Options{Now: clock.Now, AccessTTL: time.Minute})
 	store := &memory.Store{}
 	src := &Source{Grant: ccGrant(srv, clock.Now), Store: store, Now: clock.Now}

@@ -8,31 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
-
-// dClock is a settable clock, safe for concurrent use.
-type dClock struct {
-	mu sync.Mutex // guards t
-	t  time.Time
-}
-
-func (c *dClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *dClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestDiscoverCache(t *testing.T) {
 	srv := authtest.NewServer(t, authtest.Options{})
 	d, count := dDiscoverer(srv)
-	clock := &dClock{t: gNow()}
+	clock := fakeclock.New(gNow())
 	d.Now = clock.Now
 	ctx := t.Context()
 	first, err := d.Discover(ctx, srv.IssuerURL())

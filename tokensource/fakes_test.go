@@ -8,27 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
-// stClock is a settable clock for Source tests.
-type stClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newSTClock() *stClock { return &stClock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *stClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *stClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newSTClock returns the module's fake clock at a fixed instant.
+func newSTClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 // stGrant is an in-process authorization server behind the Grant

@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/storage/memory"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
-func newServerSource(t *testing.T) (*authtest.Server, *stClock, *Source) {
+func newServerSource(t *testing.T) (*authtest.Server, *fakeclock.Clock, *Source) {
 	t.Helper()
 	clock := newSTClock()
 	srv := authtest.NewServer(t, authtest.Options{Now: clock.Now})

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 type stEnv struct {
-	clock *stClock
+	clock *fakeclock.Clock
 	grant *stGrant
 	store *stStore
 	ev    *stEvents
