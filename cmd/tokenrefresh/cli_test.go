@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
@@ -385,10 +386,18 @@ func TestGetNeedsReloginExit3(t *testing.T) {
 	}
 }
 
+// TestDemoRuns runs the demo with its default lifetimes on a fake clock:
+// the demo's pauses move the clock instead of sleeping.
 func TestDemoRuns(t *testing.T) {
+	t.Parallel()
 	te := newTestEnv(t, "")
-	te.now = time.Now
-	code := te.run(t, "demo", "--access-ttl", "1s", "--refresh-ttl", "2s", "--burst", "10")
+	clock := fakeclock.New(time.Now())
+	te.now = clock.Now
+	te.sleep = func(ctx context.Context, d time.Duration) error {
+		clock.Advance(d)
+		return ctx.Err()
+	}
+	code := te.run(t, "demo", "--burst", "10")
 	out := te.out.String()
 	if code != exitOK {
 		t.Fatalf("demo = %d\nstdout:\n%s\nstderr: %s", code, out, te.errOut.String())

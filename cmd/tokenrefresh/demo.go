@@ -76,7 +76,7 @@ type demo struct {
 }
 
 func (o *demoOptions) run(ctx context.Context) (err error) {
-	srv, err := authtest.New(authtest.Options{AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL})
+	srv, err := authtest.New(authtest.Options{AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, Now: o.env.now})
 	if err != nil {
 		return err
 	}
@@ -100,15 +100,17 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 			Username:   srv.User,
 			// The demo user's published password, as a prompt would give it.
 			PasswordFunc: func(context.Context) (string, error) { return srv.Password, nil },
+			Now:          o.env.now,
 		},
 		Store:   store,
 		Key:     "demo",
+		Now:     o.env.now,
 		OnEvent: d.event,
 	}
 	d.client = &http.Client{Transport: &transport.Transport{Source: src, OnEvent: d.event}}
 	fmt.Fprintf(o.env.stdout, "Demo server at %s (access tokens live %s, refresh tokens %s)\n"+
 		"Client session stored in a temporary file store\n", srv.URL, o.accessTTL, o.refreshTTL)
-	if err := d.script(ctx, srv); err != nil {
+	if err := d.script(ctx, srv, src); err != nil {
 		return err
 	}
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -121,7 +123,7 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 }
 
 // script runs the four phases described in demoUsage.
-func (d *demo) script(ctx context.Context, srv *authtest.Server) error {
+func (d *demo) script(ctx context.Context, srv *authtest.Server, src *tokensource.Source) error {
 	ttl := d.opts.accessTTL
 	d.tl.header("1. sequential calls across access-token expiries")
 	paths := []string{"/api/profile", "/api/items", "/api/items/1", "/api/items/2", "/api/items/3"}
@@ -129,7 +131,7 @@ func (d *demo) script(ctx context.Context, srv *authtest.Server) error {
 		if i > 0 {
 			// 0.45 of a lifetime: some calls land in the early-refresh
 			// margin (background refresh), others after expiry.
-			if err := sleep(ctx, ttl*45/100); err != nil {
+			if err := d.opts.env.sleep(ctx, ttl*45/100); err != nil {
 				return err
 			}
 		}
@@ -137,11 +139,17 @@ func (d *demo) script(ctx context.Context, srv *authtest.Server) error {
 	}
 
 	d.tl.header("2. the server revokes every access token (say, a signing key rotated)")
+	// Let a background refresh of phase 1 finish first (Close waits for
+	// it; the source stays usable), so the revocation surely hits the
+	// token the next call sends.
+	if err := src.Close(ctx); err != nil {
+		return err
+	}
 	srv.RevokeAccessTokens()
 	d.call(ctx, "/api/profile", true)
 
 	d.tl.header(fmt.Sprintf("3. %d concurrent calls once the access token has expired", d.opts.burst))
-	if err := sleep(ctx, ttl+ttl/10); err != nil {
+	if err := d.opts.env.sleep(ctx, ttl+ttl/10); err != nil {
 		return err
 	}
 	before, ok := d.refreshes.Load(), d.successes.Load()
@@ -155,7 +163,7 @@ func (d *demo) script(ctx context.Context, srv *authtest.Server) error {
 
 	idle := d.opts.refreshTTL + d.opts.refreshTTL/10
 	d.tl.header(fmt.Sprintf("4. idle for %s, past the refresh token's expiry", idle.Round(10*time.Millisecond)))
-	if err := sleep(ctx, idle); err != nil {
+	if err := d.opts.env.sleep(ctx, idle); err != nil {
 		return err
 	}
 	d.call(ctx, "/api/profile", true)
@@ -188,7 +196,7 @@ func (d *demo) call(ctx context.Context, path string, verbose bool) {
 // event prints a token-source or transport event on the timeline.
 func (d *demo) event(e tokensource.Event) {
 	switch e.Kind {
-	case tokensource.EventLogin:
+	case tokensource.EventLoginFinished:
 		if d.logins.Add(1) == 1 {
 			d.tl.printf("login ok in %s: new session", ms(e.Duration))
 		} else {
@@ -207,12 +215,12 @@ func (d *demo) event(e tokensource.Event) {
 		d.tl.printf("refresh ok in %s%s", ms(e.Duration), rot)
 	case tokensource.EventRefreshFailed:
 		d.tl.printf("refresh failed (%s): %s", describeTrigger(e.Trigger), oneLine(e.Err.Error()))
-	case tokensource.EventUnauthorized:
+	case tokensource.EventRequestUnauthorized:
 		d.e401.Add(1)
 		d.tl.printf("401 intercepted → renew the token, then retry")
-	case tokensource.EventStaleRetry:
+	case tokensource.EventRequestStaleRetry:
 		d.tl.printf("401 for a token already replaced → retry with the current one")
-	case tokensource.EventAdopted:
+	case tokensource.EventTokenAdopted:
 		d.tl.printf("adopted a newer token from the store")
 	case tokensource.EventSaveFailed:
 		d.tl.printf("saving the token failed: %s", oneLine(e.Err.Error()))

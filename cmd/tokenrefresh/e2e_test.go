@@ -38,13 +38,14 @@ func startDemo(t *testing.T, access, refresh time.Duration) *authtest.Server {
 // cli runs the built binary with a private config directory.
 type cli struct {
 	t   *testing.T
+	bin string
 	dir string
 	env []string
 }
 
 func newCLI(t *testing.T) *cli {
 	dir := t.TempDir()
-	return &cli{t: t, dir: dir, env: []string{
+	return &cli{t: t, bin: builtBinary(t), dir: dir, env: []string{
 		"TOKENREFRESH_CONFIG_DIR=" + dir,
 		"HOME=" + dir,
 		"PATH=" + os.Getenv("PATH"),
@@ -61,7 +62,7 @@ type result struct {
 func (c *cli) run(stdin string, extraEnv []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Env = append(append([]string{}, c.env...), extraEnv...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -99,10 +100,11 @@ func loginArgs(mode, url string) []string {
 }
 
 func TestE2ESession(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{modeJSON, modeOAuth2} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			srv := startDemo(t, time.Second, time.Minute)
+			srv := startDemo(t, 0, 0)
 			c := newCLI(t)
 			if mode == modeOAuth2 {
 				c.env = append(c.env, "TOKENREFRESH_CLIENT_SECRET="+e2eClientSecret)
@@ -115,8 +117,10 @@ func TestE2ESession(t *testing.T) {
 			if !strings.Contains(get.stdout, `"alice"`) {
 				t.Errorf("get stdout = %q, want alice's profile", get.stdout)
 			}
-			// Past the access token's lifetime: the next get must refresh.
-			time.Sleep(1200 * time.Millisecond)
+			// The server revokes the access token: the next get gets 401s
+			// and must refresh. (TestGetParallelSharesOneRefresh covers a
+			// stored token that expired, with a fake clock.)
+			srv.RevokeAccessTokens()
 			c.must(exitOK, "", nil, "get", srv.URL+"/api/items", srv.URL+"/api/items/1")
 			if st := srv.Counters(); st.Refreshes < 1 || st.Logins != 1 {
 				t.Errorf("server stats after expiry: %+v, want >= 1 refresh and 1 login", st)
@@ -153,32 +157,40 @@ func TestE2ESession(t *testing.T) {
 }
 
 // TestE2EConcurrentProcesses runs 8 workers, each starting tokenrefresh get
-// processes back to back on one profile, across several access-token
-// lifetimes (each expiry is one rotation of the refresh token). No process
-// may fail and the server must never see a refresh token reused, which is
-// what happens when two processes rotate the same token.
+// processes back to back on one profile, while the access token keeps
+// dying: it lives 1s (so expiry refreshes happen), and the server revokes
+// every access token after each 16th finished process (so processes that
+// hold the same token get 401s together and race to renew it). Every
+// renewal is a rotation of the refresh token. No process may fail and the
+// server must never see a refresh token reused, which is what happens when
+// two processes rotate the same token.
 func TestE2EConcurrentProcesses(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{modeJSON, modeOAuth2} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
 			srv := startDemo(t, time.Second, time.Minute)
 			c := newCLI(t)
 			c.env = append(c.env, "TOKENREFRESH_CLIENT_SECRET="+e2eClientSecret)
 			c.must(exitOK, "wonderland\n", nil, loginArgs(mode, srv.URL)...)
 
-			const workers, perWorker = 8, 8
+			const workers, perWorker, revokeEvery = 8, 8, 16
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			var failures []string
+			finished := 0
 			for w := range workers {
 				wg.Go(func() {
 					for i := range perWorker {
 						r := c.run("", nil, "get", fmt.Sprintf("%s/api/items/%d", srv.URL, (w+i)%3+1))
+						mu.Lock()
 						if r.code != exitOK {
-							mu.Lock()
 							failures = append(failures, fmt.Sprintf("worker %d run %d: exit %d: %s", w, i, r.code, r.stderr))
-							mu.Unlock()
 						}
-						time.Sleep(300 * time.Millisecond)
+						if finished++; finished%revokeEvery == 0 {
+							srv.RevokeAccessTokens()
+						}
+						mu.Unlock()
 					}
 				})
 			}
@@ -187,39 +199,17 @@ func TestE2EConcurrentProcesses(t *testing.T) {
 				t.Errorf("%d of %d get processes failed:\n%s", len(failures), workers*perWorker, strings.Join(failures, "\n"))
 			}
 			st := srv.Counters()
-			if st.Reuses != 0 || st.Logins != 1 || st.Refreshes < 2 {
-				t.Errorf("server stats %+v: want 0 reuse detections, 1 login, >= 2 refreshes", st)
+			if st.Reuses != 0 || st.Logins != 1 || st.Refreshes < 3 {
+				t.Errorf("server stats %+v: want 0 reuse detections, 1 login, >= 3 refreshes", st)
 			}
 			t.Logf("%s: %d processes, server stats %+v", mode, workers*perWorker, st)
 		})
 	}
 }
 
-func TestE2EGetParallelSharesOneRefresh(t *testing.T) {
-	// 2s tokens: the new token stays outside its early-refresh margin while
-	// the 16 requests run, even on a slow machine.
-	srv := startDemo(t, 2*time.Second, time.Minute)
-	c := newCLI(t)
-	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, srv.URL)...)
-	time.Sleep(2200 * time.Millisecond) // let the access token expire
-	args := []string{"get", "--parallel", "8"}
-	for i := range 16 {
-		args = append(args, fmt.Sprintf("%s/api/items/%d", srv.URL, i%3+1))
-	}
-	r := c.must(exitOK, "", nil, args...)
-	if n := strings.Count(r.stdout, `"id":`); n != 16 {
-		t.Errorf("got %d bodies, want 16:\n%s", n, r.stdout)
-	}
-	if !strings.HasPrefix(r.stdout, `{"id":1,`) {
-		t.Errorf("bodies not in argument order: %q", r.stdout)
-	}
-	if st := srv.Counters(); st.Refreshes != 1 {
-		t.Errorf("server refreshes = %d, want 1 shared by 16 requests", st.Refreshes)
-	}
-}
-
 func TestE2EProfileFileHasNoSecret(t *testing.T) {
-	srv := startDemo(t, time.Second, time.Minute)
+	t.Parallel()
+	srv := startDemo(t, 0, 0)
 	c := newCLI(t)
 	secretFile := filepath.Join(c.dir, "client-secret")
 	if err := os.WriteFile(secretFile, []byte(e2eClientSecret+"\n"), 0o600); err != nil {
@@ -237,9 +227,9 @@ func TestE2EProfileFileHasNoSecret(t *testing.T) {
 	if !bytes.Contains(data, []byte(secretFile)) {
 		t.Errorf("profile lacks the client secret path:\n%s", data)
 	}
-	// After expiry, the refresh needs the client secret: later commands
-	// find it through the saved path, with no flags.
-	time.Sleep(1200 * time.Millisecond)
+	// A refresh needs the client secret: later commands find it through
+	// the saved path, with no flags.
+	srv.RevokeAccessTokens()
 	c.must(exitOK, "", nil, "get", srv.URL+"/api/profile")
 	if st := srv.Counters(); st.Refreshes < 1 {
 		t.Errorf("server refreshes = %d, want at least 1", st.Refreshes)
@@ -253,7 +243,7 @@ func TestE2EKeyring(t *testing.T) {
 	if os.Getenv("TOKENREFRESH_KEYRING_TEST") == "" {
 		t.Skip("no OS keyring: run under .ci/with-keyring (TOKENREFRESH_KEYRING_TEST unset)")
 	}
-	srv := startDemo(t, time.Second, time.Minute)
+	srv := startDemo(t, 0, 0)
 	c := newCLI(t)
 	for _, k := range []string{"DBUS_SESSION_BUS_ADDRESS", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -268,7 +258,7 @@ func TestE2EKeyring(t *testing.T) {
 	if !strings.Contains(login.stdout, "keyring store") {
 		t.Fatalf("login with --store auto under a keyring: %q, want the keyring store", login.stdout)
 	}
-	time.Sleep(1200 * time.Millisecond) // past the access token's lifetime
+	srv.RevokeAccessTokens() // the next get refreshes
 	c.must(exitOK, "", nil, "get", "--profile", profile, srv.URL+"/api/profile")
 	status := c.must(exitOK, "", nil, "status", "--profile", profile)
 	if !strings.Contains(status.stdout, "keyring") || !strings.Contains(status.stdout, "active") {
@@ -288,9 +278,10 @@ func TestE2EKeyring(t *testing.T) {
 // TestE2EServeDemo starts serve-demo as a user would, reads the base URL
 // from its first stdout line, logs in against it and stops it with SIGINT.
 func TestE2EServeDemo(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1s",
+	cmd := exec.CommandContext(ctx, builtBinary(t), "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1m",
 		"--user", "alice:wonderland", "--user", "bob:builder")
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
@@ -325,29 +316,44 @@ func TestE2EServeDemo(t *testing.T) {
 			t.Errorf("login %s with --user flags: status %d, want %d", user, resp.StatusCode, want)
 		}
 	}
+	// debug calls a debug endpoint the way another process would.
+	debug := func(method, path string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(authtest.DebugHeader, "1") // debug endpoints refuse calls without it
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
 	c := newCLI(t)
 	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, base)...)
-	time.Sleep(1200 * time.Millisecond) // --access-ttl took effect: this get refreshes
-	debug := c.must(exitOK, "", []string{"TOKENREFRESH_DEBUG=1"}, "get", base+"/api/profile")
-	if !strings.Contains(debug.stderr, "refresh_finished") {
-		t.Errorf("TOKENREFRESH_DEBUG=1 stderr = %q, want the refresh logged", debug.stderr)
+	// --access-ttl 1m took effect (the default is 15m).
+	var st statusReport
+	if err := json.Unmarshal([]byte(c.must(exitOK, "", nil, "status", "--json").stdout), &st); err != nil {
+		t.Fatal(err)
 	}
-	if tok := strings.TrimSpace(c.must(exitOK, "", nil, "token").stdout); strings.Contains(debug.stderr, tok) {
+	if st.AccessExpiry == nil || st.AccessExpiry.After(time.Now().Add(5*time.Minute)) {
+		t.Errorf("access token expiry %v with --access-ttl 1m, want about a minute from now", st.AccessExpiry)
+	}
+	if resp := debug(http.MethodPost, "/debug/revoke-access"); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /debug/revoke-access: %s", resp.Status)
+	}
+	// The revoked token gets a 401: this get refreshes.
+	logged := c.must(exitOK, "", []string{"TOKENREFRESH_DEBUG=1"}, "get", base+"/api/profile")
+	if !strings.Contains(logged.stderr, "refresh_finished") {
+		t.Errorf("TOKENREFRESH_DEBUG=1 stderr = %q, want the refresh logged", logged.stderr)
+	}
+	if tok := strings.TrimSpace(c.must(exitOK, "", nil, "token").stdout); strings.Contains(logged.stderr, tok) {
 		t.Errorf("the debug log contains the access token")
 	}
 	var stats authtest.Counters
-	statsReq, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/debug/stats", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	statsReq.Header.Set(authtest.DebugHeader, "1") // debug endpoints refuse calls without it
-	statsResp, err := http.DefaultClient.Do(statsReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = json.NewDecoder(statsResp.Body).Decode(&stats)
-	statsResp.Body.Close()
-	if err != nil {
+	if err := json.NewDecoder(debug(http.MethodGet, "/debug/stats").Body).Decode(&stats); err != nil {
 		t.Fatal(err)
 	}
 	if stats.Refreshes < 1 || stats.Logins != 2 {

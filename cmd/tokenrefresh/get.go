@@ -21,11 +21,12 @@ Fetches each URL with GET through the refreshing transport of the saved
 profile and writes the bodies, in argument order, to stdout (or -o FILE).
 An expired access token is refreshed first; a 401 makes the transport renew
 the token (rotating the refresh token, saved before use) and retry once; a
-dead refresh token leads to a new login with TOKENREFRESH_PASSWORD or a
-terminal prompt. Many URLs are fetched concurrently (--parallel) through one
-token source, so they share one refresh; each body is held in memory until
-its turn to be written. Other tokenrefresh processes on the same profile
-share the stored session safely.
+dead refresh token leads to a new login with TOKENREFRESH_PASSWORD or, on a
+terminal, a password prompt (asked once for all URLs). Many URLs are
+fetched concurrently (--parallel) through one token source, so they share
+one refresh; each body is held in memory until its turn to be written.
+Other tokenrefresh processes on the same profile share the stored session
+safely.
 
 The token is sent only to the profile's API origins (see 'login --api-url';
 default: the origin of the login or token URL). Another origin is refused
@@ -94,6 +95,11 @@ func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 			return err
 		}
 	}
+	// A token first, so that a re-login that needs the terminal happens
+	// here, before any fetch or progress line starts.
+	if _, err := e.token(ctx, s); err != nil {
+		return err
+	}
 	client := &http.Client{Transport: &transport.Transport{Source: s.src, Logger: s.src.Logger}}
 
 	var out io.Writer = e.stdout
@@ -104,15 +110,18 @@ func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 		}
 		out = file
 		if e.isTerminal(e.stderr) {
-			p := startProgress(e.stderr, e.now)
+			p := startProgress(e.stderr, e.now, e.prompting.Load)
 			defer p.stop()
 			out = io.MultiWriter(file, p)
 		}
 	}
 	if len(o.urls) == 1 {
-		err = o.fetch(ctx, client, o.urls[0], out)
+		// A session revoked on the server shows only now, as a 401 the
+		// transport could not renew: log in again and fetch once more.
+		// Nothing was written for the failed fetch.
+		err = e.retryAfterLogin(ctx, s, func() error { return o.fetch(ctx, client, o.urls[0], out) })
 	} else {
-		err = o.fetchAll(ctx, client, out)
+		err = o.fetchAll(ctx, s, client, out)
 	}
 	if file != nil {
 		if cerr := file.Close(); err == nil {
@@ -123,8 +132,10 @@ func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 }
 
 // fetchAll fetches every URL with at most o.parallel at once and writes the
-// bodies in argument order as each one's turn comes.
-func (o *getOptions) fetchAll(ctx context.Context, client *http.Client, out io.Writer) error {
+// bodies in argument order as each one's turn comes. A fetch that failed
+// because the session needs a new login is done again here, in the
+// command's flow, after relogin: the password is asked at most once.
+func (o *getOptions) fetchAll(ctx context.Context, s *session, client *http.Client, out io.Writer) error {
 	type result struct {
 		body bytes.Buffer
 		err  error
@@ -152,8 +163,16 @@ func (o *getOptions) fetchAll(ctx context.Context, client *http.Client, out io.W
 	}
 	defer wg.Wait()
 	failed, code := 0, exitOK
-	for _, r := range results {
+	for i, r := range results {
 		<-r.done
+		retry, fatal := o.env.relogin(ctx, s, r.err)
+		if fatal != nil {
+			return fatal
+		}
+		if retry {
+			r.body.Reset()
+			r.err = o.fetch(ctx, client, o.urls[i], &r.body)
+		}
 		if _, err := out.Write(r.body.Bytes()); err != nil {
 			return err
 		}

@@ -177,7 +177,7 @@ func (o *loginOptions) run(ctx context.Context) error {
 	if where := quarantineCorrupt(ctx, store, p.Key); where != "" {
 		fmt.Fprintf(e.stderr, "warning: the stored session was unreadable; its bytes were kept aside in %s and a new session replaces it\n", where)
 	}
-	src := &tokensource.Source{Grant: grant, Store: store, Key: p.Key}
+	src := &tokensource.Source{Grant: grant, Store: store, Key: p.Key, Now: e.now}
 	sess := &session{src: src}
 	_, err = src.Login(ctx)
 	if cerr := sess.close(ctx); err == nil && cerr != nil {

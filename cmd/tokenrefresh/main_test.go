@@ -18,9 +18,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
-// binary is the tokenrefresh executable built once by TestMain for the
-// end-to-end tests.
-var binary string
+// The tokenrefresh executable for the end-to-end tests: TestMain builds it
+// once, while the in-process tests run; builtBinary waits for it.
+var (
+	binary    string
+	buildErr  error
+	buildDone = make(chan struct{})
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -30,15 +34,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "tokenrefresh")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", binary, ".").CombinedOutput()
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building tokenrefresh: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	go func() {
+		defer close(buildDone)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building tokenrefresh: %v\n%s", err, out)
+		}
+	}()
 	code := m.Run()
+	<-buildDone
 	// Grants and the demo use http.DefaultTransport; its idle keep-alive
 	// connections are not leaks.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
@@ -50,6 +55,17 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// builtBinary returns the path of the tokenrefresh executable, waiting for
+// TestMain's build.
+func builtBinary(t *testing.T) string {
+	t.Helper()
+	<-buildDone
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
 }
 
 // testEnv is an env over buffers with a fixed clock, no terminal and a
@@ -72,6 +88,7 @@ func newTestEnv(t *testing.T, stdin string) *testEnv {
 		stderr:     &te.errOut,
 		getenv:     func(k string) string { return te.vars[k] },
 		now:        func() time.Time { return fixedNow },
+		sleep:      sleep,
 		isTerminal: func(any) bool { return false },
 	}
 	return te

@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/term"
-
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
@@ -33,56 +31,29 @@ func readPasswordLine(r io.Reader) (string, error) {
 	return line, nil
 }
 
-// passwordFunc returns the PasswordFunc for automatic re-login: the
-// TOKENREFRESH_PASSWORD variable, else a no-echo prompt when stdin is a
-// terminal, else errNoPassword.
-func (e *env) passwordFunc(username string) func(context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
-		if p := e.getenv("TOKENREFRESH_PASSWORD"); p != "" {
-			return p, nil
-		}
-		if e.isTerminal(e.stdin) {
-			return e.prompt(ctx, username)
-		}
-		return "", errNoPassword
-	}
-}
-
-// prompt asks for a password on the terminal without echo. If ctx ends
-// first (Ctrl-C), the terminal is restored and ctx's error returned.
+// prompt asks for a password on the terminal without echo. It runs in the
+// command's own flow, never inside a token refresh, on a context of its
+// own that SIGINT and SIGTERM cancel: Ctrl-C returns an *interrupted error
+// at once. The terminal is restored before prompt returns, on every path.
 func (e *env) prompt(ctx context.Context, username string) (string, error) {
 	f, ok := e.stdin.(*os.File)
 	if !ok {
 		return "", errNoPassword
 	}
-	fd := int(f.Fd())
-	state, err := term.GetState(fd)
-	if err != nil {
+	ctx, stop := notifyContext(ctx)
+	defer stop()
+	e.prompting.Store(true)
+	defer e.prompting.Store(false)
+	pw, err := readNoEcho(ctx, f, func() { fmt.Fprintf(e.stderr, "Password for %s: ", username) })
+	// The Enter key (or Ctrl-C) was not echoed: end the prompt's line.
+	fmt.Fprintln(e.stderr)
+	switch {
+	case ctx.Err() != nil:
+		return "", context.Cause(ctx)
+	case err != nil:
 		return "", fmt.Errorf("password prompt: %w", err)
+	case pw == "":
+		return "", errors.New("password prompt: empty password")
 	}
-	fmt.Fprintf(e.stderr, "Password for %s: ", username)
-	type result struct {
-		pw  []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		pw, err := term.ReadPassword(fd)
-		done <- result{pw, err}
-	}()
-	select {
-	case r := <-done:
-		fmt.Fprintln(e.stderr)
-		if r.err != nil {
-			return "", fmt.Errorf("password prompt: %w", r.err)
-		}
-		if len(r.pw) == 0 {
-			return "", errors.New("password prompt: empty password")
-		}
-		return string(r.pw), nil
-	case <-ctx.Done():
-		_ = term.Restore(fd, state)
-		fmt.Fprintln(e.stderr)
-		return "", ctx.Err()
-	}
+	return pw, nil
 }

@@ -12,19 +12,21 @@ import (
 const progressInterval = 250 * time.Millisecond
 
 // progress counts bytes written through it and redraws one status line
-// ("12.0 MiB  3.1 MiB/s") on a terminal until stop is called. Write is safe
-// for concurrent use.
+// ("12.0 MiB  3.1 MiB/s") on a terminal until stop is called, except while
+// hold reports true (a password prompt is on the line). Write is safe for
+// concurrent use.
 type progress struct {
 	w     io.Writer
 	now   func() time.Time
+	hold  func() bool
 	start time.Time
 	n     atomic.Int64
 	quit  chan struct{}
 	wg    sync.WaitGroup
 }
 
-func startProgress(w io.Writer, now func() time.Time) *progress {
-	p := &progress{w: w, now: now, start: now(), quit: make(chan struct{})}
+func startProgress(w io.Writer, now func() time.Time, hold func() bool) *progress {
+	p := &progress{w: w, now: now, hold: hold, start: now(), quit: make(chan struct{})}
 	p.wg.Go(p.loop)
 	return p
 }
@@ -41,7 +43,9 @@ func (p *progress) loop() {
 	for {
 		select {
 		case <-t.C:
-			p.draw()
+			if !p.hold() {
+				p.draw()
+			}
 		case <-p.quit:
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -30,10 +31,17 @@ type env struct {
 	stderr io.Writer
 	// getenv reads an environment variable.
 	getenv func(string) string
-	// now is the clock used for status output.
+	// now is the clock of every command: token expiry, status output and
+	// the demo's timeline.
 	now func() time.Time
+	// sleep waits for a duration on that clock, or until ctx is done. Only
+	// the demo sleeps.
+	sleep func(ctx context.Context, d time.Duration) error
 	// isTerminal reports whether a stream is an interactive terminal.
 	isTerminal func(any) bool
+	// prompting is set while a password prompt waits, so that a progress
+	// line does not draw over it.
+	prompting atomic.Bool
 }
 
 // run is the whole program: it parses args, runs one command and returns the
@@ -45,6 +53,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		stderr:     stderr,
 		getenv:     os.Getenv,
 		now:        time.Now,
+		sleep:      sleep,
 		isTerminal: isTerminal,
 	}
 	return e.run(ctx, args)
@@ -95,16 +104,21 @@ func (e *env) run(ctx context.Context, args []string) int {
 			fmt.Fprintf(e.stderr, "tokenrefresh %s: %v (see 'tokenrefresh %s --help')\n", name, err, name)
 			return exitUsage
 		}
-		return e.report(name, action(ctx))
+		return e.report(ctx, name, action(ctx))
 	}
 	fmt.Fprintf(e.stderr, "tokenrefresh: unknown command %q (see 'tokenrefresh --help')\n", name)
 	return exitUsage
 }
 
-// report prints err (if any) as one line and maps it to an exit code.
-func (e *env) report(name string, err error) int {
+// report prints err (if any) as one line and maps it to an exit code. A
+// command that failed because SIGINT or SIGTERM arrived exits 130 or 143.
+func (e *env) report(ctx context.Context, name string, err error) int {
 	if err == nil {
 		return exitOK
+	}
+	if in := interruption(ctx, err); in != nil {
+		fmt.Fprintf(e.stderr, "tokenrefresh %s: interrupted\n", name)
+		return in.exitCode()
 	}
 	code := exitCode(err)
 	msg := oneLine(err.Error())
@@ -153,6 +167,7 @@ Exit codes:
   3  re-login needed and no password available non-interactively
      (set TOKENREFRESH_PASSWORD, or run 'tokenrefresh login')
   4  HTTP error: a fetched URL answered with a status >= 400
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM
 
 Environment:
   TOKENREFRESH_CONFIG_DIR    state directory (default: the user config

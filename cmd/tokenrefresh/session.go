@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/storage"
@@ -32,6 +33,10 @@ type session struct {
 	backend string
 	grant   tokensource.Grant
 	src     *tokensource.Source
+	// typed is the password typed at this command's re-login prompt
+	// (see relogin), nil until then. The grant reads it from inside the
+	// Source's refresh.
+	typed atomic.Pointer[string]
 }
 
 // openStore opens the token store: mode is auto, keyring or file. When
@@ -68,21 +73,18 @@ func (e *env) openProfile(ctx context.Context, c common) (*session, error) {
 }
 
 // openSession loads the profile named in c and builds its token source.
-// Re-login uses TOKENREFRESH_PASSWORD or a terminal prompt.
+// The source logs in again by itself only with a password it already has
+// (see passwordFunc); a prompt happens in the command's flow (see relogin).
 func (e *env) openSession(ctx context.Context, c common) (*session, error) {
 	s, err := e.openProfile(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	s.grant, err = e.newGrant(s.prof, "", e.passwordFunc(s.prof.Username))
+	s.grant, err = e.newGrant(s.prof, "", s.passwordFunc(e))
 	if err != nil {
 		return nil, err
 	}
-	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key, Logger: e.logger()}
-	if e.isTerminal(e.stdin) {
-		// Leave time to type a password if re-login prompts.
-		s.src.RefreshTimeout = 3 * time.Minute
-	}
+	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key, Now: e.now, Logger: e.logger()}
 	return s, nil
 }
 
@@ -140,6 +142,7 @@ func (e *env) newGrant(p *profile, password string, pw func(context.Context) (st
 			Username:     p.Username,
 			Password:     password,
 			PasswordFunc: pw,
+			Now:          e.now,
 		}, nil
 	case modeJSON:
 		return &tokensource.JSONGrant{
@@ -149,6 +152,7 @@ func (e *env) newGrant(p *profile, password string, pw func(context.Context) (st
 			Username:     p.Username,
 			Password:     password,
 			PasswordFunc: pw,
+			Now:          e.now,
 		}, nil
 	}
 	return nil, fmt.Errorf("unknown mode %q", p.Mode)

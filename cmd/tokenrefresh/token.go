@@ -9,8 +9,8 @@ const tokenUsage = `Usage:
   tokenrefresh token [flags]
 
 Prints a valid access token and a newline, refreshing (or logging in again
-with TOKENREFRESH_PASSWORD) first if needed. This is the only command that
-prints a token; it is meant for scripts:
+with TOKENREFRESH_PASSWORD or a terminal prompt) first if needed. This is
+the only command that prints a token; it is meant for scripts:
 
   curl -H "Authorization: Bearer $(tokenrefresh token)" https://api.example.com/
 
@@ -39,8 +39,8 @@ func (o *tokenOptions) run(ctx context.Context) error {
 	return o.env.withSession(ctx, o.common, o.print)
 }
 
-func (o *tokenOptions) print(ctx context.Context, s *session) (err error) {
-	tok, err := s.src.Token(ctx)
+func (o *tokenOptions) print(ctx context.Context, s *session) error {
+	tok, err := o.env.token(ctx, s)
 	if err != nil {
 		return err
 	}
