@@ -43,7 +43,9 @@ type Source struct {
 	// Store never share a session. A stored session of another identity is
 	// refused with an [*IdentityError] whatever the Key.
 	Key string
-	// Now returns the current time. Nil means time.Now.
+	// Now returns the current time. Nil means time.Now. The built-in
+	// grants read their own Now field when they turn expires_in into an
+	// Expiry: a test that fakes the clock sets both.
 	Now func() time.Time
 	// Logger receives debug, info and warning records. Nil means silent.
 	// No record ever contains a token.
