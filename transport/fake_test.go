@@ -126,12 +126,6 @@ func (r *resource) requests() []seen {
 	return append([]seen(nil), r.seen...)
 }
 
-func (r *resource) setValid(v string) {
-	r.mu.Lock()
-	r.valid = v
-	r.mu.Unlock()
-}
-
 // roundTripFunc adapts a function to http.RoundTripper.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 

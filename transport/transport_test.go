@@ -71,8 +71,8 @@ func TestUnauthorized(t *testing.T) {
 			if _, _, got := src.counts(); got != tc.wantRefreshes {
 				t.Errorf("refreshes = %d, want %d", got, tc.wantRefreshes)
 			}
-			if got := ev.count(tokensource.EventUnauthorized); got != tc.wantEvents {
-				t.Errorf("EventUnauthorized reported %d times, want %d", got, tc.wantEvents)
+			if got := ev.count(tokensource.EventRequestUnauthorized); got != tc.wantEvents {
+				t.Errorf("EventRequestUnauthorized reported %d times, want %d", got, tc.wantEvents)
 			}
 		})
 	}
@@ -92,8 +92,8 @@ func TestStaleTokenRetriesWithoutRefresh(t *testing.T) {
 	if _, renews, refreshes := src.counts(); renews != 0 || refreshes != 0 {
 		t.Errorf("Renew calls = %d, refreshes = %d; want 0, 0", renews, refreshes)
 	}
-	if got := ev.count(tokensource.EventStaleRetry); got != 1 {
-		t.Errorf("EventStaleRetry reported %d times, want 1", got)
+	if got := ev.count(tokensource.EventRequestStaleRetry); got != 1 {
+		t.Errorf("EventRequestStaleRetry reported %d times, want 1", got)
 	}
 	reqs := res.requests()
 	if len(reqs) != 2 || reqs[0].auth != "Bearer old" || reqs[1].auth != "Bearer current" {

@@ -33,7 +33,10 @@ type workerReport struct {
 	FirstFailure                                                    string
 }
 
-func newSource(dir, base string, store storage.Store, onEvent func(tokensource.Event)) (*tokensource.Source, error) {
+// newSource returns a Source of grant ("json" or "oauth2") on the demo
+// server at base, storing in store or, when store is nil, in a file store
+// in dir.
+func newSource(grant, dir, base string, store storage.Store, onEvent func(tokensource.Event)) (*tokensource.Source, error) {
 	if store == nil {
 		s, err := file.New(dir)
 		if err != nil {
@@ -41,17 +44,17 @@ func newSource(dir, base string, store storage.Store, onEvent func(tokensource.E
 		}
 		store = s
 	}
-	var grant tokensource.Grant = &tokensource.JSONGrant{
+	var g tokensource.Grant = &tokensource.JSONGrant{
 		LoginURL: base + "/auth/login", RefreshURL: base + "/auth/refresh",
 		Username: "alice", Password: "wonderland",
 	}
-	if os.Getenv(envGrant) == "oauth2" {
-		grant = &tokensource.PasswordGrant{
+	if grant == "oauth2" {
+		g = &tokensource.PasswordGrant{
 			TokenURL: base + "/oauth2/token", ClientID: authtest.DefaultClientID, ClientSecret: authtest.DefaultClientSecret,
 			Username: "alice", Password: "wonderland",
 		}
 	}
-	return &tokensource.Source{Grant: grant, Store: store, Key: key, OnEvent: onEvent}, nil
+	return &tokensource.Source{Grant: g, Store: store, Key: key, OnEvent: onEvent}, nil
 }
 
 // runChild runs the child process named by the environment and returns its
@@ -82,15 +85,15 @@ func worker() error {
 	}
 	var mu sync.Mutex
 	var rep workerReport
-	src, err := newSource(os.Getenv(envDir), os.Getenv(envURL), nil, func(e tokensource.Event) {
+	src, err := newSource(os.Getenv(envGrant), os.Getenv(envDir), os.Getenv(envURL), nil, func(e tokensource.Event) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e.Kind {
-		case tokensource.EventLogin:
+		case tokensource.EventLoginFinished:
 			rep.Logins++
 		case tokensource.EventRefreshFinished:
 			rep.Refreshes++
-		case tokensource.EventAdopted:
+		case tokensource.EventTokenAdopted:
 			rep.Adopted++
 		case tokensource.EventRefreshFailed:
 			rep.RefreshFailures++
@@ -149,13 +152,13 @@ func crasher() error {
 	if err != nil {
 		return err
 	}
-	src, err := newSource("", os.Getenv(envURL), markingStore{inner, mark}, func(e tokensource.Event) {
+	src, err := newSource(os.Getenv(envGrant), "", os.Getenv(envURL), markingStore{inner, mark}, func(e tokensource.Event) {
 		switch e.Kind {
 		case tokensource.EventRefreshStarted:
 			mark("B")
 		case tokensource.EventRefreshFinished:
 			mark("F")
-		case tokensource.EventLogin:
+		case tokensource.EventLoginFinished:
 			mark("L")
 		}
 	})

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +23,9 @@ import (
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
+// long restores the full runs: 100 kills per grant and 7 s of workers.
+var long = flag.Bool("long", false, "run the crash test with 100 kills per grant and the workers for 7 s")
+
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(envMode); mode != "" {
 		os.Exit(runChild(mode))
@@ -28,13 +33,20 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// session is a demo server and a file store holding one logged-in session
+// of grant ("json" or "oauth2"), shared by the children.
+type session struct {
+	srv        *authtest.Server
+	dir, grant string
+}
+
 // setup starts the demo server and logs in once, leaving the session in a
 // file store for the children.
-func setup(t *testing.T, accessTTL time.Duration) (*authtest.Server, string) {
+func setup(t *testing.T, grant string, accessTTL time.Duration) session {
 	t.Helper()
 	srv := authtest.NewServer(t, authtest.Options{AccessTTL: accessTTL, RefreshTTL: time.Hour})
-	dir := t.TempDir()
-	src, err := newSource(dir, srv.URL, nil, nil)
+	s := session{srv: srv, dir: t.TempDir(), grant: grant}
+	src, err := newSource(grant, s.dir, srv.URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +58,19 @@ func setup(t *testing.T, accessTTL time.Duration) (*authtest.Server, string) {
 	if err := src.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return srv, dir
+	return s
 }
 
-func child(ctx context.Context, mode, url, dir string, d time.Duration) *exec.Cmd {
+// child returns a command that runs the test binary as a child process of
+// the session in mode. The grant goes through the command's environment,
+// not the test's, so tests with different grants can run in parallel.
+func (s session) child(ctx context.Context, mode string, d time.Duration) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envMode+"="+mode, envURL+"="+url, envDir+"="+dir, envDuration+"="+d.String())
+	cmd.Env = append(os.Environ(), envMode+"="+mode, envURL+"="+s.srv.URL, envDir+"="+s.dir,
+		envDuration+"="+d.String(), envGrant+"="+s.grant,
+		// Under -race a binary exiting 0 first sleeps GORACE's
+		// atexit_sleep_ms, 1 s by default; a worker need not.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
@@ -61,12 +80,21 @@ func child(ctx context.Context, mode, url, dir string, d time.Duration) *exec.Cm
 // a refresh token is reused: nobody may fail, log in, or trip reuse
 // detection.
 func TestWorkersShareOneLogin(t *testing.T) {
+	t.Parallel()
+	// Token responses state lifetimes in whole seconds, so the workers
+	// see one second (and refresh every 0.8 s) while the server honours
+	// 1.5 s: 3 s of work are about four rotations that the workers race
+	// for (-long: 7 s, about nine).
 	const (
 		workers   = 8
 		accessTTL = 1500 * time.Millisecond
-		runFor    = 7 * time.Second
 	)
-	srv, dir := setup(t, accessTTL)
+	runFor := 3 * time.Second
+	if *long {
+		runFor = 7 * time.Second
+	}
+	s := setup(t, "json", accessTTL)
+	srv := s.srv
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -76,7 +104,7 @@ func TestWorkersShareOneLogin(t *testing.T) {
 	for i := range workers {
 		wg.Go(func() {
 			var stderr bytes.Buffer
-			cmd := child(ctx, "worker", srv.URL, dir, runFor)
+			cmd := s.child(ctx, "worker", runFor)
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -126,24 +154,44 @@ func TestWorkersShareOneLogin(t *testing.T) {
 // the refresh token may be spent), never by replaying a spent refresh
 // token. Leftover temporary files of killed writes must be gone at the end.
 func TestCrashDuringRotation(t *testing.T) {
-	kills := 100 // per grant
-	if testing.Short() {
+	t.Parallel()
+	// A kill costs 80-200 ms under -race, most of it starting the
+	// race-instrumented child, so the default is 30 kills per grant, with
+	// 100 under -long (run it after changing the rotation or the file
+	// store). A kill lands a uniform 0-25 ms after the child's first
+	// rotation step and a rotation (I i B F S D) takes 5-20 ms, so kills
+	// spread over every step: measured on 2 cores, 25-28 of the 30 land
+	// inside the rotation window, of which 5-13 while the refresh request
+	// is out (B: the refresh token may be spent and its successor not yet
+	// saved), 5-11 in the intent write (I) and 6-9 in a save (S: the
+	// killed write leaves a temporary file). Each step where a replay or
+	// a leftover could start is hit several times per grant and run.
+	kills := 30 // per grant
+	switch {
+	case *long:
+		kills = 100
+	case testing.Short():
 		kills = 10
 	}
+	// The two loops wait on their children more than they compute, so
+	// they run at once beside the workers test: started from goroutines,
+	// the subtests do not wait for a -parallel slot (2 on 2 cores).
+	var wg sync.WaitGroup
 	for _, grant := range []string{"json", "oauth2"} {
-		t.Run(grant, func(t *testing.T) {
-			t.Setenv(envGrant, grant)
-			crashLoop(t, kills)
+		wg.Go(func() {
+			t.Run(grant, func(t *testing.T) { crashLoop(t, grant, kills) })
 		})
 	}
+	wg.Wait()
 }
 
 // window holds the markers after which a kill leaves the refresh token
 // possibly spent and its successor unsaved.
 var window = map[string]bool{"I": true, "i": true, "B": true, "F": true, "L": true, "S": true}
 
-func crashLoop(t *testing.T, kills int) {
-	srv, dir := setup(t, time.Hour)
+func crashLoop(t *testing.T, grant string, kills int) {
+	s := setup(t, grant, time.Hour)
+	srv, dir := s.srv, s.dir
 	store, err := file.New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -152,9 +200,11 @@ func crashLoop(t *testing.T, kills int) {
 	defer cancel()
 
 	counts := map[string]int{}
-	prevLast := "D" // the set-up process saved its login and exited
+	killedAfter := map[string]int{} // the last marker each killed process printed
+	prevLast := "D"                 // the set-up process saved its login and exited
 	for i := range kills {
-		markers := runAndKill(t, ctx, srv.URL, dir, time.Duration(rand.IntN(25))*time.Millisecond)
+		markers := runAndKill(t, ctx, s, time.Duration(rand.IntN(25))*time.Millisecond)
+		killedAfter[markers[len(markers)-1]]++
 		cont := firstOf(markers, "F", "L")
 		switch {
 		case cont == "":
@@ -181,7 +231,7 @@ func crashLoop(t *testing.T, kills int) {
 		}
 	}
 	// A last process continues whatever state the kills left.
-	src, err := newSource(dir, srv.URL, nil, nil)
+	src, err := newSource(grant, dir, srv.URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,15 +258,18 @@ func crashLoop(t *testing.T, kills int) {
 	if len(leftovers) != 0 {
 		t.Errorf("%d temporary files left behind by killed writes: %v", len(leftovers), leftovers)
 	}
-	t.Logf("%d kills: %v; server: %d refreshes, %d re-logins, %d replays of a spent refresh token, max %d sends of one refresh token; %d leftover temp files",
-		kills, counts, st.Refreshes, relogins, st.Reuses, st.MaxPresentations, len(leftovers))
+	t.Logf("%d kills: %v; killed after marker: %v; server: %d refreshes, %d re-logins, %d replays of a spent refresh token, max %d sends of one refresh token; %d leftover temp files",
+		kills, counts, killedAfter, st.Refreshes, relogins, st.Reuses, st.MaxPresentations, len(leftovers))
 }
 
-// runAndKill starts a crasher, waits until it is ready, lets it refresh for
-// d, kills it with SIGKILL and returns the markers it printed.
-func runAndKill(t *testing.T, ctx context.Context, url, dir string, d time.Duration) []string {
+// runAndKill starts a crasher, waits until it is ready and has begun its
+// first rotation, lets it refresh for d more, kills it with SIGKILL and
+// returns the markers it printed. Timing d from the first step rather than
+// from "ready" keeps start-up jitter (large under -race on a loaded
+// machine) out of where the kill lands.
+func runAndKill(t *testing.T, ctx context.Context, s session, d time.Duration) []string {
 	t.Helper()
-	cmd := child(ctx, "crasher", url, dir, 0)
+	cmd := s.child(ctx, "crasher", 0)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -235,20 +288,25 @@ func runAndKill(t *testing.T, ctx context.Context, url, dir string, d time.Durat
 		}
 	}()
 	var markers []string
-	ready := false
-	for !ready {
+	next := func() string {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				_ = cmd.Wait()
-				t.Fatalf("crasher exited before it was ready: %s", stderr.String())
+				t.Fatalf("crasher exited before its first rotation (markers %v): %s", markers, stderr.String())
 			}
 			markers = append(markers, l)
-			ready = l == "ready"
+			return l
 		case <-ctx.Done():
-			t.Fatal("crasher never became ready")
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("crasher never began a rotation (markers %v)", markers)
+			return ""
 		}
 	}
+	for next() != "ready" {
+	}
+	next() // the first step of the first rotation
 	time.Sleep(d)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	for l := range lines {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,12 +63,14 @@ func (d dirLocker) Lock(ctx context.Context, key string) (func() error, error) {
 }
 
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	storagetest.RunLocker(t, func(t *testing.T) storage.Locker {
 		return dirLocker{dir: t.TempDir(), l: new(filelock.Locker)}
 	})
 }
 
 func TestLockFileKeptAndPrivate(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.lock")
 	var l filelock.Locker
 	unlock, err := l.Lock(t.Context(), path)
@@ -92,6 +95,7 @@ func TestLockFileKeptAndPrivate(t *testing.T) {
 // TestTwoLockersInOneProcess checks that the OS lock, not only the
 // in-process semaphore, excludes: two Lockers share no semaphore.
 func TestTwoLockersInOneProcess(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.lock")
 	var a, b filelock.Locker
 	unlock, err := a.Lock(t.Context(), path)
@@ -117,9 +121,13 @@ func TestTwoLockersInOneProcess(t *testing.T) {
 }
 
 func TestOtherProcessExcludes(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.lock")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+path)
+	cmd.Env = append(os.Environ(), helperEnv+"="+path,
+		// Under -race a binary exiting 0 first sleeps GORACE's
+		// atexit_sleep_ms, 1 s by default; the child need not.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

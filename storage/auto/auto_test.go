@@ -49,6 +49,7 @@ func keyringAvailable(t *testing.T) bool {
 }
 
 func TestFileMode(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "tokens")
 	s, backend, err := auto.Open(t.Context(), auto.Options{Mode: auto.ModeFile, Dir: dir})
 	if err != nil || backend != auto.BackendFile {
@@ -75,12 +76,14 @@ func TestDefaultDir(t *testing.T) {
 }
 
 func TestUnknownMode(t *testing.T) {
+	t.Parallel()
 	if _, _, err := auto.Open(t.Context(), auto.Options{Mode: "cloud", Dir: t.TempDir()}); err == nil {
 		t.Fatal("Open(mode cloud) = nil error, want an error")
 	}
 }
 
 func TestKeyringWhenAvailable(t *testing.T) {
+	t.Parallel()
 	if !keyringAvailable(t) {
 		t.Skip("no Secret Service here (run under .ci/with-keyring)")
 	}
@@ -131,12 +134,16 @@ func noBusChild(dir string) int {
 }
 
 func TestFallbackIsReported(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "tokens")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), noBusChildEnv+"="+dir,
-		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-such-bus"))
+		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-such-bus"),
+		// Under -race a binary exiting 0 first sleeps GORACE's
+		// atexit_sleep_ms, 1 s by default; the child need not.
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)

@@ -37,6 +37,7 @@ func fakeStore(t *testing.T, kr *fakeKeyring) *Store {
 }
 
 func TestFakeConformance(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{0, 64, 2500} {
 		t.Run(fmt.Sprintf("ChunkSize=%d", size), func(t *testing.T) {
 			storagetest.Run(t, func(t *testing.T) storage.Store {
@@ -49,6 +50,7 @@ func TestFakeConformance(t *testing.T) {
 }
 
 func TestChunking(t *testing.T) {
+	t.Parallel()
 	kr := newFake()
 	s := fakeStore(t, kr)
 	s.ChunkSize = 100
@@ -95,6 +97,7 @@ func TestChunking(t *testing.T) {
 // TestTooBigAdapts checks a platform limit lower than ChunkSize (as on
 // Windows and macOS) still stores the value, in smaller chunks.
 func TestTooBigAdapts(t *testing.T) {
+	t.Parallel()
 	kr := newFake()
 	kr.maxSecret = 300
 	s := fakeStore(t, kr)
@@ -114,6 +117,7 @@ func TestTooBigAdapts(t *testing.T) {
 // TestCrashMidWriteKeepsOldValue fails a chunked Put part-way, as a crash
 // or a keyring error would, and checks the old value is still readable.
 func TestCrashMidWriteKeepsOldValue(t *testing.T) {
+	t.Parallel()
 	for _, old := range [][]byte{[]byte("old small"), bytes.Repeat([]byte("old"), 200)} {
 		kr := newFake()
 		s := fakeStore(t, kr)
@@ -139,6 +143,7 @@ func TestCrashMidWriteKeepsOldValue(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	kr := newFake()
 	s := fakeStore(t, kr)
 	kr.failErr = errFakeBus
@@ -159,6 +164,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestCorrupt(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"foreign":           "hunter2",
 		"bad base64":        wholePrefix + "!!",
@@ -183,6 +189,7 @@ func TestCorrupt(t *testing.T) {
 // TestHang checks a keyring that never answers yields the typed error
 // within the Store's timeout instead of blocking forever.
 func TestHang(t *testing.T) {
+	t.Parallel()
 	kr := newFake()
 	kr.hang = make(chan struct{})
 	t.Cleanup(func() { close(kr.hang) }) // let the abandoned calls finish (goleak)
@@ -213,6 +220,7 @@ func TestHang(t *testing.T) {
 }
 
 func TestUserNames(t *testing.T) {
+	t.Parallel()
 	kr := newFake()
 	s := fakeStore(t, kr)
 	for _, key := range []string{"alice@example.com", "x\x00y", "sha256:abc", strings.Repeat("k", 300)} {

@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 // TestEvents runs one flow of each kind and checks the log, oldest first.
 func TestEvents(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New(clockStart)
 	s := NewServer(t, Options{Now: clk.Now})
 	postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"nope"}`)
 	at, rt1 := login(t, s.URL)

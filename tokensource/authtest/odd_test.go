@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 // TestMutateTokenResponse sends odd bodies while the server rotates as
@@ -64,7 +66,7 @@ func TestMutateTokenResponse(t *testing.T) {
 func TestClockOffsetAbsoluteExpiry(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := fakeclock.New(clockStart)
 			s := NewServer(t, Options{Now: clk.Now, ClockOffset: -20 * time.Minute, ExpiresIn: ExpiresAtEpoch})
 			r := do(t, e.loginReq(t, s.URL, "alice", "wonderland"))
 			serverNow := clk.Now().Add(-20 * time.Minute)
@@ -100,7 +102,7 @@ func TestClockOffsetAbsoluteExpiry(t *testing.T) {
 // TestDateHeaderEverywhere checks that injected, 404 and debug answers also
 // carry the server's Date, with a positive offset.
 func TestDateHeaderEverywhere(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New(clockStart)
 	s := NewServer(t, Options{Now: clk.Now, ClockOffset: time.Hour})
 	want := clk.Now().Add(time.Hour).Format(http.TimeFormat)
 	s.FailPath("/auth/refresh", 1, Fault{Status: 503})
@@ -129,7 +131,7 @@ func TestDateHeaderEverywhere(t *testing.T) {
 func TestReuseGrace(t *testing.T) {
 	for _, e := range endpoints() {
 		t.Run(e.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := fakeclock.New(clockStart)
 			s := NewServer(t, Options{Now: clk.Now, ReuseGrace: 30 * time.Second})
 			_, rt1 := e.login(t, s.URL)
 			rt2 := e.refresh(t, s.URL, rt1).str("refresh_token")
@@ -230,7 +232,7 @@ func TestResetOverTLS(t *testing.T) {
 func TestNewModesLogNoSecrets(t *testing.T) {
 	var buf safeBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	clk := newFakeClock()
+	clk := fakeclock.New(clockStart)
 	s := NewServer(t, Options{Logger: log, Now: clk.Now, ReuseGrace: time.Minute,
 		Users: map[string]string{"alice": "pw-SECRET"}, BadCredentialsStatus: 500})
 	postJSON(t, s.URL, "/auth/login", `{"username":"alice","password":"wrong-SECRET"}`)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/fakeclock"
 )
 
 // TestConcurrentFamilies refreshes many families in parallel: every chain
@@ -87,7 +89,7 @@ func TestRaceSameRefreshToken(t *testing.T) {
 // TestSweepBoundsMemory logs in and rotates for many simulated hours: the
 // store must not keep expired tokens or families.
 func TestSweepBoundsMemory(t *testing.T) {
-	clk := newFakeClock()
+	clk := fakeclock.New(clockStart)
 	s := newServer(Options{AccessTTL: time.Minute, RefreshTTL: 10 * time.Minute, Now: clk.Now})
 	now := clk.Now
 	for i := range 5000 {
