@@ -13,9 +13,10 @@ import (
 
 // ExampleSource shows the session surviving a restart: the first Source
 // logs in and saves the token; a second one, as a new process would, loads
-// it, and refreshes it (rotating the refresh token) once it has expired.
+// it, and - started again 20 minutes later, when the 15-minute access
+// token has expired - refreshes it, rotating the refresh token.
 func ExampleSource() {
-	srv, err := authtest.New(authtest.Options{AccessTTL: time.Second}) // in a test: authtest.NewServer(t, ...)
+	srv, err := authtest.New(authtest.Options{}) // in a test: authtest.NewServer(t, ...)
 	if err != nil {
 		panic(err)
 	}
@@ -26,8 +27,9 @@ func ExampleSource() {
 	if err != nil {
 		panic(err)
 	}
-	newSource := func() *tokensource.Source {
+	newSource := func(now func() time.Time) *tokensource.Source {
 		return &tokensource.Source{
+			Now: now,
 			Grant: &tokensource.JSONGrant{
 				LoginURL: srv.LoginURL(), RefreshURL: srv.RefreshURL(),
 				Username: srv.User, Password: srv.Password,
@@ -43,20 +45,23 @@ func ExampleSource() {
 	}
 	ctx := context.Background()
 
-	first := newSource()
+	first := newSource(time.Now)
 	if _, err := first.Token(ctx); err != nil {
 		panic(err)
 	}
 	_ = first.Close(ctx) // before exit: nothing may be left unsaved
 
-	second := newSource() // a new process: no password needed
+	second := newSource(time.Now) // a new process: no password needed
 	tok, _ := second.Token(ctx)
 	fmt.Println("loaded from the store, expired:", tok.ExpiredAt(time.Now()))
-	time.Sleep(1100 * time.Millisecond)
-	if _, err := second.Token(ctx); err != nil {
+	_ = second.Close(ctx)
+
+	later := func() time.Time { return time.Now().Add(20 * time.Minute) }
+	third := newSource(later) // the next run, 20 minutes later
+	if _, err := third.Token(ctx); err != nil {
 		panic(err)
 	}
-	_ = second.Close(ctx)
+	_ = third.Close(ctx)
 	fmt.Println("logins:", srv.Counters().Logins, "refreshes:", srv.Counters().Refreshes)
 	// Output:
 	// login_finished (rotated: false)
