@@ -108,13 +108,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errNoSource
 	}
 	ctx := req.Context()
-	var tok *tokensource.Token
-	var err error
-	if st, ok := t.Source.(Settler); ok && !replayable(req) {
-		tok, err = st.Settled(ctx)
-	} else {
-		tok, err = t.Source.Token(ctx)
-	}
+	tok, err := t.token(ctx, req)
 	if err == nil && tok == nil {
 		err = errors.New("no token")
 	}
@@ -127,6 +121,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	return t.unauthorized(req, tok, resp)
+}
+
+// token asks Source for the token to send req with: Settled when req's
+// body cannot be replayed and Source can wait for a refresh, else Token.
+func (t *Transport) token(ctx context.Context, req *http.Request) (*tokensource.Token, error) {
+	if !replayable(req) {
+		if st, ok := t.Source.(Settler); ok {
+			return st.Settled(ctx)
+		}
+	}
+	return t.Source.Token(ctx)
 }
 
 // unauthorized handles a 401 answer to req sent with tok: it renews the
