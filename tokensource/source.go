@@ -241,8 +241,10 @@ func (s *Source) Login(ctx context.Context) (*Token, error) {
 				return nil, err
 			}
 			if st := s.state(); st.loggedOut {
+				// A new session: a Logout still finishing leaves it alone.
 				next := *st
 				next.loggedOut = false
+				next.epoch++
 				s.st.Store(&next)
 			}
 			f = s.startLocked(ctx, forLogin, "")
@@ -340,7 +342,8 @@ func (s *Source) Logout(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	old := s.state()
-	s.st.Store(&state{loggedOut: true, epoch: old.epoch + 1})
+	epoch := old.epoch + 1
+	s.st.Store(&state{loggedOut: true, epoch: epoch})
 	s.saveErr = nil
 	f := s.flight
 	s.mu.Unlock()
@@ -351,6 +354,17 @@ func (s *Source) Logout(ctx context.Context) error {
 		revoke = append(revoke, old.tok)
 	}
 	var errs []error
+	if s.Store != nil {
+		// Local first: the stored session goes before anything waits
+		// on the network.
+		stored, err := s.deleteStored(ctx, epoch)
+		if err != nil {
+			errs = append(errs, errorf("logout: %w", err))
+		}
+		if stored != nil && (old.tok == nil || stored.RefreshToken != old.tok.RefreshToken) {
+			revoke = append(revoke, stored)
+		}
+	}
 	if f != nil {
 		// A cut-off flight may hold a refresh token the server just
 		// issued: wait for it, so that one is revoked too.
@@ -359,15 +373,6 @@ func (s *Source) Logout(ctx context.Context) error {
 		}
 		if f.orphan != nil {
 			revoke = append(revoke, f.orphan)
-		}
-	}
-	if s.Store != nil {
-		stored, err := s.deleteStored(ctx)
-		if err != nil {
-			errs = append(errs, errorf("logout: %w", err))
-		}
-		if stored != nil && (old.tok == nil || stored.RefreshToken != old.tok.RefreshToken) {
-			revoke = append(revoke, stored)
 		}
 	}
 	if r, ok := s.Grant.(Revoker); ok {
@@ -380,21 +385,28 @@ func (s *Source) Logout(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// deleteStored deletes the stored session under the store's lock and
-// returns the token it held, if it could be read.
-func (s *Source) deleteStored(ctx context.Context) (*Token, error) {
-	if l, ok := s.Store.(storage.Locker); ok {
-		unlock, err := l.Lock(ctx, s.key())
-		if err != nil {
-			return nil, errorf("lock store: %w", err)
-		}
-		defer s.unlock(unlock)
+// deleteStored deletes the stored session of epoch under the store's lock
+// and returns the token it held, if it could be read. When a Login began a
+// new session meanwhile (a newer epoch), the store is left to it. Like a
+// flight, it takes the store's lock before the write gate.
+func (s *Source) deleteStored(ctx context.Context, epoch uint64) (*Token, error) {
+	unlock, err := s.lockStore(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	var stored *Token
 	if b, err := s.Store.Get(ctx, s.key()); err == nil {
 		if tok, err := DecodeToken(b); err == nil && s.checkOwner(tok) == nil {
 			stored = tok
 		}
+	}
+	if err := s.enter(ctx); err != nil {
+		return stored, err
+	}
+	defer s.leave()
+	if s.state().epoch != epoch {
+		return stored, nil
 	}
 	if err := s.Store.Delete(ctx, s.key()); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return stored, err
@@ -543,6 +555,11 @@ func (s *Source) enter(ctx context.Context) error {
 	}
 	g := s.gate
 	s.mu.Unlock()
+	select {
+	case g <- struct{}{}:
+		return nil
+	default:
+	}
 	select {
 	case g <- struct{}{}:
 		return nil
