@@ -279,9 +279,10 @@ func TestE2EKeyring(t *testing.T) {
 // from its first stdout line, logs in against it and stops it with SIGINT.
 func TestE2EServeDemo(t *testing.T) {
 	t.Parallel()
+	bin := builtBinary(t) // may wait for the build: before the deadline starts
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, builtBinary(t), "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1m",
+	cmd := exec.CommandContext(ctx, bin, "serve-demo", "--addr", "127.0.0.1:0", "--access-ttl", "1m",
 		"--user", "alice:wonderland", "--user", "bob:builder")
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
