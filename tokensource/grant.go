@@ -57,3 +57,18 @@ type Revoker interface {
 type ReuseGracer interface {
 	RefreshReuseGrace() time.Duration
 }
+
+// Interactive is implemented by grants whose Login needs a human (a
+// browser, a device code typed elsewhere): [AuthCodeGrant]-style flows.
+// A [Source] never runs such a login by itself: when the refresh token is
+// dead it returns [ErrReauthRequired], and only an explicit
+// [Source.Login], on the caller's context, runs the flow.
+type Interactive interface {
+	Interactive() bool
+}
+
+// interactive reports whether g's Login needs a human.
+func interactive(g Grant) bool {
+	i, ok := g.(Interactive)
+	return ok && i.Interactive()
+}
