@@ -306,3 +306,69 @@ func TestNoStalePauseAfterASuccess(t *testing.T) {
 		}
 	}
 }
+
+// browserGrant is an Interactive grant: its Login counts and waits for
+// its context, as a browser flow waits for a human.
+type browserGrant struct {
+	*stGrant
+	mu       sync.Mutex
+	attempts int
+	wait     bool
+}
+
+func (g *browserGrant) Interactive() bool { return true }
+
+func (g *browserGrant) Login(ctx context.Context) (*Token, error) {
+	g.mu.Lock()
+	g.attempts++
+	wait := g.wait
+	g.mu.Unlock()
+	if wait {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return g.stGrant.Login(ctx)
+}
+
+// TestInteractiveLoginNeverRunsInTheBackground: with a dead refresh token
+// an Interactive grant's login is not started by Token (a batch job gets
+// ErrReauthRequired at once); Login runs it on the caller's context.
+func TestInteractiveLoginNeverRunsInTheBackground(t *testing.T) {
+	e := newSTEnv(t)
+	g := &browserGrant{stGrant: e.grant}
+	e.src.Grant = g
+	ctx := context.Background()
+	if _, err := e.src.Token(ctx); !errors.Is(err, ErrReauthRequired) {
+		t.Fatalf("Token with no session = %v, want ErrReauthRequired", err)
+	}
+	tok, err := e.src.Login(ctx)
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	// The refresh token dies: Token must not start the browser.
+	e.grant.set(func(g *stGrant) { g.live[tok.RefreshToken] = false })
+	e.clock.Advance(time.Hour)
+	if _, err := e.src.Token(ctx); !errors.Is(err, ErrReauthRequired) {
+		t.Fatalf("Token with a dead refresh token = %v, want ErrReauthRequired", err)
+	}
+	g.mu.Lock()
+	attempts := g.attempts
+	g.wait = true
+	g.mu.Unlock()
+	if attempts != 1 {
+		t.Fatalf("interactive logins = %d, want only the explicit one", attempts)
+	}
+	// An explicit Login ends with its caller's context, even with a long
+	// RefreshTimeout.
+	e.src.RefreshTimeout = time.Hour
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := e.src.Login(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Login with an ending context = %v, want DeadlineExceeded", err)
+	}
+	waitCtx, cancelWait := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelWait()
+	if err := e.src.drain(waitCtx); err != nil {
+		t.Fatal("the interactive login outlived its caller's context")
+	}
+}

@@ -300,7 +300,14 @@ func (s *Source) callRefresh(ctx context.Context, f *flight, old *Token) (*Token
 	return tok, nil
 }
 
+// errNeedsHuman is returned instead of running an Interactive grant's
+// login inside a refresh.
+var errNeedsHuman = errorf("%w: logging in again needs a human (a browser or a device code): call Source.Login", ErrReauthRequired)
+
 func (s *Source) callLogin(ctx context.Context, f *flight) (*Token, error) {
+	if f.purpose != forLogin && interactive(s.Grant) {
+		return nil, errNeedsHuman
+	}
 	trigger := f.publicTrigger()
 	s.emit(Event{Kind: EventLoginStarted, Trigger: trigger})
 	start := time.Now()

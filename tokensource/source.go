@@ -227,7 +227,9 @@ func (s *Source) Renew(ctx context.Context, rejected *Token) (*Token, error) {
 // Login logs in with the Grant's credentials whatever the current state,
 // saves the new token and publishes it. It shares the single-flight
 // machinery: it waits for a refresh in flight, then runs its own. After
-// [Source.Logout], only Login starts a new session.
+// [Source.Logout], only Login starts a new session. It is the only way an
+// [Interactive] grant's login runs, bounded by ctx alone (not by
+// RefreshTimeout).
 func (s *Source) Login(ctx context.Context) (*Token, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -529,7 +531,15 @@ func (s *Source) joinLocked(ctx context.Context, p purpose, trigger Trigger) (f 
 // running.
 func (s *Source) startLocked(ctx context.Context, p purpose, trigger Trigger) *flight {
 	st := s.state()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.refreshTimeout())
+	var fctx context.Context
+	var cancel context.CancelFunc
+	if p == forLogin && interactive(s.Grant) {
+		// A login that needs a human is the caller's own flow: it ends
+		// with the caller's context, and takes as long as the human does.
+		fctx, cancel = context.WithCancel(ctx)
+	} else {
+		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.refreshTimeout())
+	}
 	f := &flight{purpose: p, trigger: trigger, epoch: st.epoch, done: make(chan struct{}), cancel: cancel}
 	s.flight = f
 	next := *st
