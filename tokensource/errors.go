@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Every error this package returns has a message that starts with
@@ -222,3 +223,24 @@ func (e *TokenError) Unwrap() error { return e.Err }
 func (e *TokenError) Is(target error) bool {
 	return target == ErrReauthRequired && e.Rejected
 }
+
+// OutageError is returned at once, without contacting the server, while
+// the token endpoint is known to be failing and no valid token is at hand:
+// a shared refresh failed with no answer, 429 or a 5xx, after its retries.
+// One probe at a time keeps trying in the background (capped, jittered
+// backoff, at most 10 calls a minute); the first success ends the outage.
+// Err is the last failure.
+type OutageError struct {
+	Err   error
+	Since time.Time // when the outage was first seen
+	Next  time.Time // when the next attempt is due
+}
+
+func (e *OutageError) Error() string { return prefix + e.bare() }
+
+func (e *OutageError) bare() string {
+	return "the token endpoint is failing (next attempt at " + e.Next.Format(time.RFC3339) + "): " + bareMessage(e.Err)
+}
+
+// Unwrap returns Err.
+func (e *OutageError) Unwrap() error { return e.Err }

@@ -36,6 +36,11 @@ const (
 	// EventRequestUnauthorized: the transport intercepted a 401 it will
 	// renew the token for.
 	EventRequestUnauthorized EventKind = "request_unauthorized"
+	// EventRequestRejectedAgain: a token a renewal produced was rejected
+	// before any server accepted it, so renewing again would not help
+	// (a wrong audience, a misconfigured API): the 401 is returned and
+	// renewals pause (see Source.Renew).
+	EventRequestRejectedAgain EventKind = "request_rejected_again"
 	// EventRequestStaleRetry: the transport retried a request that was
 	// answered 401 with a token that was already newer than the rejected
 	// one, without a refresh.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/storage"
@@ -62,6 +63,7 @@ func (s *Source) finish(f *flight, o outcome) {
 			o.publish.prepare()
 			next.tok, next.rejected = o.publish, false
 			next.refreshAt = s.refreshAt(o.publish, now)
+			s.noteRenewal(&next, st, f, now)
 		}
 		next.dirty = o.dirty
 		s.saveErr = o.saveErr
@@ -70,10 +72,82 @@ func (s *Source) finish(f *flight, o outcome) {
 	if o.err != nil || o.degraded || next.dirty {
 		next.notBefore = now.Add(s.backoff(&next))
 	}
+	next.outage = nil
+	if o.err != nil && !o.degraded && f.purpose == forRefresh && transient(o.err) {
+		next.outage = s.nextProbeLocked(st.outage, o.err, f.trigger, now)
+	}
 	s.st.Store(&next)
 	f.tok, f.err = o.tok, o.err
 	s.flight = nil
 	close(f.done)
+}
+
+// noteRenewal records in next whether its new token came from a renewal,
+// and how many renewals in a row produced a token no server accepted.
+func (s *Source) noteRenewal(next, prev *state, f *flight, now time.Time) {
+	if f.purpose != forRefresh || f.trigger != TriggerRenew {
+		next.renewed, next.futile, next.renewHold = false, 0, time.Time{}
+		return
+	}
+	next.renewed, next.futile = true, 0
+	if prev.renewed && prev.tok != nil && s.accepted.Load() != prev.tok {
+		next.futile = prev.futile + 1
+	}
+	next.renewHold = now.Add(min(time.Minute<<min(next.futile, 5), 30*time.Minute))
+}
+
+// transient reports a failure of the token endpoint that a later attempt
+// may not meet: no answer, 429 or a 5xx. Rejections, unknown outcomes and
+// local errors are not.
+func transient(err error) bool {
+	var te *TokenError
+	if !errors.As(err, &te) || te.Rejected || errors.Is(err, ErrReauthRequired) {
+		return false
+	}
+	return te.StatusCode == 0 || te.StatusCode == 429 || te.StatusCode >= 500
+}
+
+// nextProbeLocked records a failure of the token endpoint (prev: the
+// outage so far, if any) and schedules the next probe: capped, jittered
+// exponential backoff, one request at a time. s.mu must be held.
+func (s *Source) nextProbeLocked(prev *outage, err error, trigger Trigger, now time.Time) *outage {
+	o := &outage{err: err, trigger: trigger, since: now}
+	if prev != nil {
+		o.since, o.attempt = prev.since, prev.attempt+1
+		if trigger == "" || trigger == TriggerEarly {
+			o.trigger = prev.trigger
+		}
+	}
+	d := probeDelay(s.probeBase, o.attempt, rand.Float64())
+	o.next = now.Add(d)
+	if s.probe != nil {
+		s.probe.Stop()
+	}
+	s.probe = time.AfterFunc(d, s.runProbe)
+	return o
+}
+
+// probeDelay is the wait before probe number attempt: base (one second
+// when zero) doubled per attempt, at most 8 s, then jittered by ±20% with
+// r in [0, 1). It keeps a long outage under 10 token calls a minute.
+func probeDelay(base time.Duration, attempt int, r float64) time.Duration {
+	if base <= 0 {
+		base = time.Second
+	}
+	d := min(base<<min(attempt, 10), 8*base)
+	return time.Duration(float64(d) * (0.8 + 0.4*r))
+}
+
+// runProbe starts a probe of the failing token endpoint, unless one runs
+// or the outage ended.
+func (s *Source) runProbe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state()
+	if st.outage == nil || s.flight != nil || st.loggedOut {
+		return
+	}
+	s.startLocked(context.Background(), forRefresh, st.outage.trigger)
 }
 
 // retrySave saves the published token that an earlier save failed to

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/tokenendpoint"
 	"github.com/tokenrefresh/tokenrefresh/storage"
 )
 
@@ -77,6 +78,13 @@ type Source struct {
 	// Logout ended it.
 	gate chan struct{}
 
+	// accepted is the token a server last accepted (see Accepted).
+	accepted atomic.Pointer[Token]
+	// probe runs the next probe of a failing token endpoint; probeBase
+	// is its first delay (zero: one second; tests shorten it).
+	probe     *time.Timer
+	probeBase time.Duration
+
 	// known is what this process learned about the refresh token it last
 	// used (the Store's record says the same when there is one). Only
 	// the running flight reads or writes it.
@@ -97,6 +105,26 @@ type state struct {
 	// epoch counts the Logouts: a flight that started in an older epoch
 	// publishes and saves nothing.
 	epoch uint64
+
+	// renewed: tok came from a renewal (a refresh for a 401). futile
+	// counts renewals in a row whose token no server accepted; until
+	// renewHold, a renewed token that no server accepted is not renewed
+	// again when it is rejected (the API refuses us whatever the token).
+	renewed   bool
+	futile    int
+	renewHold time.Time
+	// outage is set while the token endpoint is known to fail and no
+	// token serves: callers get its error at once until the next probe.
+	outage *outage
+}
+
+// outage is a token endpoint known to be failing.
+type outage struct {
+	err     error
+	trigger Trigger
+	since   time.Time
+	next    time.Time // when the next probe is due
+	attempt int       // probes so far
 }
 
 // purpose is what a flight is for. The refresh purposes are the public
@@ -194,10 +222,27 @@ func (s *Source) Settled(ctx context.Context) (*Token, error) {
 	return s.Token(ctx)
 }
 
+// Accepted records that a server accepted tok: it answered a request made
+// with it with something other than 401. [transport.Transport] reports
+// every such answer; see Renew.
+func (s *Source) Accepted(tok *Token) {
+	if s.accepted.Load() != tok {
+		s.accepted.Store(tok)
+	}
+}
+
 // Renew returns a token to use instead of rejected, which a server has just
 // refused (HTTP 401). If a newer token than rejected is already published,
 // it is returned without any network call; otherwise rejected is marked
 // unusable and the caller waits for the shared refresh.
+//
+// Renewals are rate-limited: when rejected itself came from a renewal and
+// no server has accepted it yet (see [Source.Accepted]), the API refuses
+// us whatever the token (a wrong audience, a misconfigured API), so Renew
+// returns rejected itself, at once, with an [EventRequestRejectedAgain]
+// event; such a token is renewed again only after a hold of a minute,
+// doubling while renewals keep failing this way, at most 30 minutes. A
+// token that a server accepted before is renewed at once (a revocation).
 func (s *Source) Renew(ctx context.Context, rejected *Token) (*Token, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errorf("renew: %w", err)
@@ -210,6 +255,13 @@ func (s *Source) Renew(ctx context.Context, rejected *Token) (*Token, error) {
 			return s.await(ctx, TriggerRenew)
 		}
 		return st.tok, nil
+	}
+	if st.tok != nil && st.tok == rejected && st.renewed && s.accepted.Load() != rejected && s.now().Before(st.renewHold) {
+		// A renewal's token, rejected before any server accepted it:
+		// another renewal would not help. The caller keeps its 401.
+		s.mu.Unlock()
+		s.emit(Event{Kind: EventRequestRejectedAgain, Trigger: TriggerRenew})
+		return rejected, nil
 	}
 	if st.tok != nil && !st.rejected {
 		next := *st
@@ -297,6 +349,13 @@ func (s *Source) Stored(ctx context.Context) (*Token, error) {
 // on. It returns the save error if the token is still not saved. The
 // Source remains usable after Close.
 func (s *Source) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.probe != nil {
+		// Callers still probe, once the next probe is due.
+		s.probe.Stop()
+		s.probe = nil
+	}
+	s.mu.Unlock()
 	if err := s.drain(ctx); err != nil {
 		s.mu.Lock()
 		if f := s.flight; f != nil && !f.sending.Load() {
@@ -347,6 +406,10 @@ func (s *Source) Logout(ctx context.Context) error {
 	epoch := old.epoch + 1
 	s.st.Store(&state{loggedOut: true, epoch: epoch})
 	s.saveErr = nil
+	if s.probe != nil {
+		s.probe.Stop()
+		s.probe = nil
+	}
 	f := s.flight
 	s.mu.Unlock()
 	s.leave()
@@ -517,11 +580,15 @@ func (s *Source) suits(tok *Token, trigger Trigger) bool {
 // joinLocked returns the running flight, or starts one for p and reports
 // own. After Logout it refuses with ErrLoggedOut. s.mu must be held.
 func (s *Source) joinLocked(ctx context.Context, p purpose, trigger Trigger) (f *flight, own bool, err error) {
-	if s.state().loggedOut {
+	st := s.state()
+	if st.loggedOut {
 		return nil, false, ErrLoggedOut
 	}
 	if s.flight != nil {
 		return s.flight, false, nil
+	}
+	if o := st.outage; o != nil && p == forRefresh && s.now().Before(o.next) {
+		return nil, false, &OutageError{Err: o.err, Since: o.since, Next: o.next}
 	}
 	return s.startLocked(ctx, p, trigger), true, nil
 }
@@ -539,6 +606,10 @@ func (s *Source) startLocked(ctx context.Context, p purpose, trigger Trigger) *f
 		fctx, cancel = context.WithCancel(ctx)
 	} else {
 		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.refreshTimeout())
+	}
+	if st.outage != nil && p == forRefresh {
+		// A probe of a failing endpoint: one request, no retries.
+		fctx = tokenendpoint.SingleAttempt(fctx)
 	}
 	f := &flight{purpose: p, trigger: trigger, epoch: st.epoch, done: make(chan struct{}), cancel: cancel}
 	s.flight = f

@@ -28,6 +28,14 @@ type Renewer interface {
 	Renew(ctx context.Context, rejected *tokensource.Token) (*tokensource.Token, error)
 }
 
+// Acceptor is implemented by a [Source] that wants to know which tokens a
+// server accepted (answered with anything but 401), so that it can tell a
+// revoked token (renew at once) from an API that refuses every token
+// (renewing does not help). *tokensource.Source implements it.
+type Acceptor interface {
+	Accepted(tok *tokensource.Token)
+}
+
 // Settler is implemented by a [Source] that can hold back a token a refresh
 // in flight (or due) is about to replace. The Transport asks it for
 // requests whose body cannot be replayed (Body set, GetBody nil): a server
@@ -117,8 +125,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("transport: token: %w", err)
 	}
 	resp, err := t.base().RoundTrip(withToken(req, tok, req.Body))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil {
 		return resp, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.accepted(tok)
+		return resp, nil
 	}
 	return t.unauthorized(req, tok, resp)
 }
@@ -178,7 +190,23 @@ func (t *Transport) unauthorized(req *http.Request, tok *tokensource.Token, resp
 		}
 	}
 	discard(resp)
-	return t.base().RoundTrip(withToken(req, fresh, body))
+	resp, err = t.base().RoundTrip(withToken(req, fresh, body))
+	if err == nil && resp.StatusCode != http.StatusUnauthorized {
+		t.accepted(fresh)
+	}
+	return resp, err
+}
+
+// accepted tells an [Acceptor] Source that a server accepted tok.
+func (t *Transport) accepted(tok *tokensource.Token) {
+	// The concrete case first: comparing a type word is cheaper than the
+	// interface lookup, on every request.
+	switch s := t.Source.(type) {
+	case *tokensource.Source:
+		s.Accepted(tok)
+	case Acceptor:
+		s.Accepted(tok)
+	}
 }
 
 // renew returns the token to retry with after tok was rejected. If the

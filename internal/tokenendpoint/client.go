@@ -185,7 +185,21 @@ func (c *Client) checkURL(raw string) *Failure {
 // retrying builds the retrying client for one call. It follows no
 // redirect, whatever the caller's client would do: the request carries
 // credentials.
-func (c *Client) retrying(tr *callTrace) *retryablehttp.Client {
+// singleAttemptKey marks a context whose calls are made once, without
+// re-sending: a probe of an endpoint known to be down.
+type singleAttemptKey struct{}
+
+// SingleAttempt returns ctx marked so that calls made with it send their
+// request once, whatever the Retry policy says.
+func SingleAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, singleAttemptKey{}, true)
+}
+
+func (c *Client) retrying(ctx context.Context, tr *callTrace) *retryablehttp.Client {
+	retries := c.Retry.attempts() - 1
+	if ctx.Value(singleAttemptKey{}) != nil {
+		retries = 0
+	}
 	base := c.HTTPClient
 	if base == nil {
 		base = &http.Client{Timeout: defaultAttemptTimeout}
@@ -202,7 +216,7 @@ func (c *Client) retrying(tr *callTrace) *retryablehttp.Client {
 		Logger:       nil, // its default logger prints every URL to stderr
 		RetryWaitMin: orDefault(c.Retry.MinWait, defaultMinWait),
 		RetryWaitMax: orDefault(c.Retry.MaxWait, defaultMaxWait),
-		RetryMax:     c.Retry.attempts() - 1,
+		RetryMax:     retries,
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 			return checkRetry(ctx, resp, err, tr)
 		},
@@ -301,7 +315,7 @@ func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
 	}
 	req.Close = true
 	var tr callTrace
-	resp, err := c.retrying(&tr).Do(req)
+	resp, err := c.retrying(ctx, &tr).Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()

@@ -1,6 +1,7 @@
 package tokenendpoint
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestBackoffBounds(t *testing.T) {
 // URL to stderr, is never on.
 func TestRetryingLoggerOff(t *testing.T) {
 	var tr callTrace
-	if l := (&Client{}).retrying(&tr).Logger; l != nil {
+	if l := (&Client{}).retrying(context.Background(), &tr).Logger; l != nil {
 		t.Fatalf("retryablehttp Logger = %v, want nil", l)
 	}
 }
