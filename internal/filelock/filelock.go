@@ -23,9 +23,15 @@ import (
 	"github.com/tokenrefresh/tokenrefresh/internal/keymutex"
 )
 
-// pollInterval is how often a waiter retries a lock held by another
-// process. flock offers no blocking wait that honours a context.
-const pollInterval = 10 * time.Millisecond
+// A waiter retries a lock held by another process with backoff: flock
+// offers no blocking wait that honours a context. The first retry comes
+// after minPoll, so a lock released a moment later (the common case: a
+// refresh takes a millisecond) is taken at once; waits double up to
+// maxPoll, which bounds the cost of a long wait.
+const (
+	minPoll = 50 * time.Microsecond
+	maxPoll = 10 * time.Millisecond
+)
 
 // ErrUnlocked is returned by an unlock function called a second time.
 var ErrUnlocked = errors.New("filelock: lock already released")
@@ -59,7 +65,7 @@ func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, er
 	// A fresh Flock per hold: each has its own open file, so another Locker
 	// in this process conflicts with us exactly as another process does.
 	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(openFlag()))
-	ok, err := fl.TryLockContext(ctx, pollInterval)
+	ok, err := tryLock(ctx, fl)
 	if err != nil || !ok {
 		release()
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -82,6 +88,31 @@ func (l *Locker) Lock(ctx context.Context, path string) (unlock func() error, er
 		})
 		return err
 	}, nil
+}
+
+// tryLock takes fl's lock, retrying with backoff from minPoll to maxPoll
+// while another process holds it, until ctx is done.
+func tryLock(ctx context.Context, fl *flock.Flock) (bool, error) {
+	wait := minPoll
+	var timer *time.Timer
+	for {
+		ok, err := fl.TryLock()
+		if ok || err != nil {
+			return ok, err
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, maxPoll)
+	}
 }
 
 // isSymlink reports whether path is a symbolic link.
