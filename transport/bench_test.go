@@ -150,3 +150,61 @@ func BenchmarkStorm(b *testing.B) {
 		b.Errorf("%d refreshes for %d storms, want one each", refreshes, iters)
 	}
 }
+
+// refreshingGrant is a Grant that logs in and refreshes instantly, with
+// rotation, and counts its calls.
+type refreshingGrant struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (g *refreshingGrant) issue() *tokensource.Token {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	return &tokensource.Token{AccessToken: "bench-token", RefreshToken: "rt", Expiry: time.Now().Add(time.Hour)}
+}
+
+func (g *refreshingGrant) Login(context.Context) (*tokensource.Token, error) { return g.issue(), nil }
+func (g *refreshingGrant) Refresh(context.Context, string) (*tokensource.Token, error) {
+	return g.issue(), nil
+}
+
+// BenchmarkAlways401 measures 1000 requests in a row to an API that
+// rejects every token (a wrong audience, a misconfigured API). One op is
+// the 1000 requests; token-calls/op counts token-endpoint calls (oauth2
+// makes none: it never renews on 401).
+func BenchmarkAlways401(b *testing.B) {
+	deny := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusUnauthorized, Request: r, Body: http.NoBody,
+			Header: http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}}, nil
+	})
+	req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/items", nil)
+	for _, name := range []string{"oauth2", "ours"} {
+		b.Run(name, func(b *testing.B) {
+			g := &refreshingGrant{}
+			var rt http.RoundTripper
+			if name == "oauth2" {
+				tok := &oauth2.Token{AccessToken: "bench-token", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}
+				rt = &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, oauth2.StaticTokenSource(tok)), Base: deny}
+			} else {
+				src := &tokensource.Source{Grant: g}
+				b.Cleanup(func() { _ = src.Close(context.Background()) })
+				rt = &transport.Transport{Source: src, Base: deny}
+			}
+			b.ReportAllocs()
+			ops := 0
+			for b.Loop() {
+				ops++
+				for range 1000 {
+					resp, err := rt.RoundTrip(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					resp.Body.Close()
+				}
+			}
+			b.ReportMetric(float64(g.calls)/float64(ops), "token-calls/op")
+		})
+	}
+}
