@@ -35,7 +35,7 @@ func ExampleDiscover() {
 	}
 	fmt.Println("grant types:", meta.GrantTypesSupported)
 	var missing *tokensource.MissingEndpointError
-	if err := meta.Require("device_authorization_endpoint"); errors.As(err, &missing) {
+	if err := meta.Require("jwks_uri"); errors.As(err, &missing) {
 		fmt.Println("no", missing.Field)
 	}
 
@@ -55,7 +55,7 @@ func ExampleDiscover() {
 	_ = json.NewDecoder(resp.Body).Decode(&profile)
 	fmt.Println(resp.Status, "as", profile.User)
 	// Output:
-	// grant types: [password refresh_token client_credentials]
-	// no device_authorization_endpoint
+	// grant types: [password refresh_token client_credentials authorization_code urn:ietf:params:oauth:grant-type:device_code]
+	// no jwks_uri
 	// 200 OK as authtest-client
 }

@@ -49,10 +49,14 @@ func TestDiscoverAuthtest(t *testing.T) {
 	if !slices.Contains(meta.GrantTypesSupported, "client_credentials") || len(meta.TokenEndpointAuthMethodsSupported) == 0 {
 		t.Errorf("grant types %v, auth methods %v", meta.GrantTypesSupported, meta.TokenEndpointAuthMethodsSupported)
 	}
-	if err := meta.Require("token_endpoint", "revocation_endpoint"); err != nil {
-		t.Errorf("Require(token_endpoint, revocation_endpoint) = %v", err)
+	if err := meta.Require("token_endpoint", "revocation_endpoint", "authorization_endpoint", "device_authorization_endpoint"); err != nil {
+		t.Errorf("Require(every endpoint authtest has) = %v", err)
 	}
-	for _, field := range []string{"device_authorization_endpoint", "authorization_endpoint"} {
+	if meta.AuthorizationEndpoint != srv.AuthorizationURL() || meta.DeviceAuthorizationEndpoint != srv.DeviceAuthorizationURL() ||
+		!slices.Contains(meta.CodeChallengeMethodsSupported, "S256") {
+		t.Errorf("Discover() = %+v, want the server's authorization and device endpoints and S256", meta)
+	}
+	for _, field := range []string{"jwks_uri", "userinfo_endpoint"} {
 		err := meta.Require("token_endpoint", field)
 		var missing *MissingEndpointError
 		if !errors.As(err, &missing) || missing.Field != field || missing.Issuer != srv.URL || !strings.Contains(err.Error(), field) {

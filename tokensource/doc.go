@@ -6,8 +6,14 @@
 // A [Token] is an access token with its refresh token and expiry times. A
 // [Grant] talks to an authorization server: [PasswordGrant] speaks standard
 // OAuth2 token endpoints (RFC 6749) and [JSONGrant] in-house JSON login and
-// refresh APIs. A [Source] sits in front of a Grant and a storage.Store and
-// hands out valid tokens to any number of goroutines.
+// refresh APIs; [ClientCredentialsGrant] serves jobs with no user, and the
+// [Interactive] grants log a human in where passwords are not allowed:
+// [AuthCodeGrant] through a browser (PKCE, loopback redirect) and
+// [DeviceGrant] with a code entered on another device. [Discover] finds a
+// server's endpoints from its issuer URL. A [Source] sits in front of a
+// Grant and a storage.Store and hands out valid tokens to any number of
+// goroutines; [SeedRefreshToken] starts its session from a refresh token
+// obtained elsewhere.
 //
 // # The failure ladder
 //

@@ -34,6 +34,9 @@ type storedToken struct {
 	// Identity is the identity of the Grant that obtained the token (see
 	// Identifier), so a session is never handed to another user.
 	Identity string `json:"identity,omitempty"`
+	// IDToken is Token.IDToken. Old readers ignore it and lose only the
+	// id_token, so adding it did not need a new version.
+	IDToken string `json:"id_token,omitempty"`
 
 	// The refresh token's fate, shared by every process using the store.
 	// Old readers ignore these fields, which only make a reader more
@@ -69,6 +72,7 @@ func EncodeToken(t *Token) ([]byte, error) {
 		IssuedAt:        timePtr(t.IssuedAt),
 		ClockSkew:       int64(t.ClockSkew / time.Second),
 		Identity:        t.identity,
+		IDToken:         t.IDToken,
 		RefreshSentAt:   timePtr(t.fate.sentAt),
 		RefreshResent:   t.fate.resent,
 		RefreshRejected: t.fate.rejected,
@@ -95,6 +99,7 @@ func DecodeToken(b []byte) (*Token, error) {
 		AccessToken:   st.AccessToken,
 		TokenType:     st.TokenType,
 		RefreshToken:  st.RefreshToken,
+		IDToken:       st.IDToken,
 		Expiry:        timeVal(st.Expiry),
 		RefreshExpiry: timeVal(st.RefreshExpiry),
 		IssuedAt:      timeVal(st.IssuedAt),

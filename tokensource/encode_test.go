@@ -94,3 +94,35 @@ func TestEncodingKeepsRefreshFate(t *testing.T) {
 		t.Fatalf("refresh-only record decoded to %v, %v", got, err)
 	}
 }
+
+// TestEncodingKeepsIDToken: an id_token is kept in the version 1 format
+// (an added optional field) and survives a round trip; records without
+// one decode as before.
+func TestEncodingKeepsIDToken(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "stored", "v1-id-token.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := DecodeToken(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS5jb20iLCJzdWIiOiJhbGljZSJ9."
+	if tok.IDToken != want || tok.AccessToken != "access-1" {
+		t.Fatalf("decoded IDToken %q, access token %q", tok.IDToken, tok.AccessToken)
+	}
+	again, err := EncodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(b), again) {
+		t.Errorf("round trip changed the record:\n got %s\nwant %s", again, b)
+	}
+	old, err := os.ReadFile(filepath.Join("testdata", "stored", "v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := DecodeToken(old); err != nil || tok.IDToken != "" {
+		t.Errorf("v1.json decoded to IDToken %q, %v", tok.IDToken, err)
+	}
+}

@@ -63,7 +63,7 @@ func exchange(ctx context.Context, ep *tokenendpoint.Client, op string, c *token
 		return nil, tokenendpoint.StyleUnknown, tokenError(op, f)
 	}
 	tok := &Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken,
-		Expiry: t.Expiry, RefreshExpiry: t.RefreshExpiry, ClockSkew: t.ClockSkew}
+		IDToken: t.IDToken, Expiry: t.Expiry, RefreshExpiry: t.RefreshExpiry, ClockSkew: t.ClockSkew}
 	if f != nil {
 		return tok, t.Style, tokenError(op, f)
 	}

@@ -366,6 +366,9 @@ func (s *Source) callRefresh(ctx context.Context, f *flight, old *Token) (*Token
 	if tok.RefreshToken == "" {
 		tok.RefreshToken, tok.RefreshExpiry = old.RefreshToken, old.RefreshExpiry
 	}
+	if tok.IDToken == "" {
+		tok.IDToken = old.IDToken // OpenID Connect may omit it on refresh
+	}
 	rotated := tok.RefreshToken != old.RefreshToken
 	// The answer settles the intent: the old refresh token is spent when
 	// the server rotated it, and still good (with no intent) when not.

@@ -24,6 +24,14 @@ type Token struct {
 	// RefreshToken renews the access token. Empty means the token cannot be
 	// refreshed, only replaced by logging in again.
 	RefreshToken string
+	// IDToken is the OpenID Connect id_token the server sent beside the
+	// tokens (when the login asked for the "openid" scope), kept as
+	// received for callers that want the user's identity. It is never
+	// sent as a bearer token, and nothing in this module validates it:
+	// verify its signature, issuer, audience and expiry (with an OpenID
+	// Connect library) before trusting a claim in it. Empty when the
+	// server sent none; a refresh answer without one leaves it empty.
+	IDToken string
 	// Expiry is when the access token expires. The zero value means
 	// unknown: the token is used until a server rejects it.
 	Expiry time.Time
@@ -134,7 +142,7 @@ func (t *Token) clone() *Token {
 	return &c
 }
 
-// String returns a description of t with both tokens redacted.
+// String returns a description of t with every token redacted.
 func (t Token) String() string {
 	var b strings.Builder
 	b.WriteString("Token{type=")
@@ -143,6 +151,9 @@ func (t Token) String() string {
 	b.WriteString(redacted(t.AccessToken))
 	b.WriteString(" refresh=")
 	b.WriteString(redacted(t.RefreshToken))
+	if t.IDToken != "" {
+		b.WriteString(" id_token=<redacted>")
+	}
 	if !t.Expiry.IsZero() {
 		b.WriteString(" expiry=")
 		b.WriteString(t.Expiry.UTC().Format(time.RFC3339))
@@ -174,6 +185,9 @@ func (t Token) LogValue() slog.Value {
 		slog.String("type", t.Type()),
 		slog.Bool("has_refresh_token", t.RefreshToken != ""),
 	}
+	if t.IDToken != "" {
+		attrs = append(attrs, slog.Bool("has_id_token", true))
+	}
 	if !t.Expiry.IsZero() {
 		attrs = append(attrs, slog.Time("expiry", t.Expiry))
 	}
@@ -183,7 +197,7 @@ func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// MarshalJSON encodes t with both tokens redacted, so a Token nested in a
+// MarshalJSON encodes t with every token redacted, so a Token nested in a
 // logged or serialized structure cannot leak. Use [EncodeToken] to store a
 // token.
 func (t Token) MarshalJSON() ([]byte, error) {

@@ -139,3 +139,27 @@ func FuzzDecodeToken(f *testing.F) {
 		}
 	})
 }
+
+// TestIDTokenRedacted: an id_token is redacted like the other tokens, and
+// its presence is shown.
+func TestIDTokenRedacted(t *testing.T) {
+	tok := &Token{AccessToken: "SECRET-ACCESS", IDToken: "SECRET-ID.SECRET.SIG"}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("token", "tok", tok)
+	wrapped, _ := json.Marshal(tok)
+	outs := []string{logs.String(), string(wrapped), fmt.Sprintf("%v %+v %#v %s %x", tok, tok, tok, tok, tok)}
+	for _, out := range outs {
+		if strings.Contains(out, "SECRET") {
+			t.Errorf("output leaks the id_token: %s", out)
+		}
+	}
+	if s := tok.String(); !strings.Contains(s, "id_token=<redacted>") {
+		t.Errorf("String() = %s, want id_token=<redacted>", s)
+	}
+	if !strings.Contains(logs.String(), `"has_id_token":true`) {
+		t.Errorf("log = %s, want has_id_token", logs.String())
+	}
+	if got := tok.AuthorizationValue(); got != "Bearer SECRET-ACCESS" {
+		t.Errorf("AuthorizationValue() = %q: the id_token is never a bearer", got)
+	}
+}

@@ -24,9 +24,12 @@ const (
 // into its Token. The fields mean what they mean there.
 type Token struct {
 	AccessToken, TokenType, RefreshToken string
-	Expiry, RefreshExpiry                time.Time // zero when unknown
-	ClockSkew                            time.Duration
-	Style                                Style // the naming of the answer
+	// IDToken is an OpenID Connect id_token sent beside the tokens, as
+	// found (a string); never validated here.
+	IDToken               string
+	Expiry, RefreshExpiry time.Time // zero when unknown
+	ClockSkew             time.Duration
+	Style                 Style // the naming of the answer
 }
 
 // Paths are dotted paths ("data.jwt") from the top of a JSON answer to its
@@ -43,6 +46,7 @@ var (
 	accessKeys    = []string{"access_token", "accessToken", "token", "jwt"}
 	refreshKeys   = []string{"refresh_token", "refreshToken"}
 	typeKeys      = []string{"token_type", "tokenType"}
+	idKeys        = []string{"id_token", "idToken"}
 	expiresInKeys = []string{"expires_in", "expiresIn"}
 	expiresAtKeys = []string{"expires_at", "expiresAt", "access_token_expires_at", "accessTokenExpiresAt"}
 	refreshInKeys = []string{"refresh_expires_in", "refreshExpiresIn", "refresh_token_expires_in", "refreshTokenExpiresIn"}
@@ -58,8 +62,9 @@ const (
 // parsedToken is a token answer before it is normalised.
 type parsedToken struct {
 	access, refresh, typ string
-	expiresIn, refreshIn any // relative expiry values as found, nil if absent
-	expiresAt, refreshAt any // absolute expiry values as found, nil if absent
+	id                   string // the id_token, if any
+	expiresIn, refreshIn any    // relative expiry values as found, nil if absent
+	expiresAt, refreshAt any    // absolute expiry values as found, nil if absent
 	style                Style
 }
 
@@ -179,6 +184,8 @@ func parseTokenJSON(body []byte, m *Paths) (*parsedToken, string) {
 	}
 	_, typ := pick(m.TokenType, typeKeys)
 	p.typ = text(typ)
+	_, id := firstKey(obj, idKeys)
+	p.id, _ = id.(string)
 	_, p.expiresIn = pick(m.ExpiresIn, expiresInKeys)
 	_, p.expiresAt = pick(m.ExpiresAt, expiresAtKeys)
 	_, p.refreshIn = pick(m.RefreshExpiresIn, refreshInKeys)
@@ -207,6 +214,7 @@ func parseTokenForm(body []byte) (*parsedToken, string) {
 	}
 	p := &parsedToken{
 		access: vals.Get("access_token"), refresh: vals.Get("refresh_token"), typ: vals.Get("token_type"),
+		id:        vals.Get("id_token"),
 		expiresIn: val("expires_in"), expiresAt: val("expires_at"),
 		refreshIn: val("refresh_expires_in", "refresh_token_expires_in"), refreshAt: val("refresh_expires_at"),
 		style: StyleSnake,
@@ -268,7 +276,7 @@ func (p *parsedToken) finish(rc receipt, fallbackRefresh string) *Token {
 	if typ != "" && !validScheme(typ) {
 		typ = "Bearer"
 	}
-	t := &Token{AccessToken: p.access, TokenType: typ, RefreshToken: p.refresh,
+	t := &Token{AccessToken: p.access, TokenType: typ, RefreshToken: p.refresh, IDToken: p.id,
 		Expiry: exp, RefreshExpiry: rc.expiry(p.refreshIn, p.refreshAt), ClockSkew: rc.skew(), Style: p.style}
 	if t.RefreshToken == "" && t.AccessToken != "" {
 		t.RefreshToken = fallbackRefresh

@@ -216,3 +216,32 @@ func FuzzTokenReply(f *testing.F) {
 		}
 	})
 }
+
+// TestIDToken: an id_token beside the tokens is kept as found, in JSON
+// (snake or camel case, at the root or in an envelope) and in a form
+// answer; it is not a reason to accept an answer without an access token.
+func TestIDToken(t *testing.T) {
+	tests := []struct {
+		name, ctype, body, want string
+		ok                      bool
+	}{
+		{"json", "application/json", `{"access_token":"at","id_token":"h.p.s"}`, "h.p.s", true},
+		{"camel", "application/json", `{"accessToken":"at","idToken":"h.p.s"}`, "h.p.s", true},
+		{"envelope", "application/json", `{"data":{"access_token":"at","id_token":"h.p.s"}}`, "h.p.s", true},
+		{"form", "application/x-www-form-urlencoded", `access_token=at&id_token=h.p.s`, "h.p.s", true},
+		{"absent", "application/json", `{"access_token":"at"}`, "", true},
+		{"not a string", "application/json", `{"access_token":"at","id_token":7}`, "", true},
+		{"id token only", "application/json", `{"id_token":"h.p.s"}`, "", false},
+	}
+	for _, tt := range tests {
+		r := &Reply{Status: 200, Header: http.Header{"Content-Type": {tt.ctype}}, Body: []byte(tt.body)}
+		tok, fail := (&Call{Standard: true}).Token(r, Paths{}, now(), "")
+		if (fail == nil) != tt.ok {
+			t.Errorf("%s: failure %+v, want ok %t", tt.name, fail, tt.ok)
+			continue
+		}
+		if tt.ok && tok.IDToken != tt.want {
+			t.Errorf("%s: IDToken = %q, want %q", tt.name, tok.IDToken, tt.want)
+		}
+	}
+}

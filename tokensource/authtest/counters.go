@@ -10,11 +10,15 @@ import (
 // Counters is a snapshot of a server's counters ([Server.Counters]), as
 // GET /debug/stats answers them.
 type Counters struct {
-	// Logins counts successful logins (JSON API and password grant),
-	// including those whose answer was lost ([Server.ProcessThenFail]).
+	// Logins counts successful logins (JSON API, password grant, and the
+	// exchanges of authorization codes and approved device codes for
+	// tokens), including those whose answer was lost
+	// ([Server.ProcessThenFail]).
 	Logins int64 `json:"logins"`
 	// FailedLogins counts logins refused for bad credentials, whatever
-	// status [Options].BadCredentialsStatus gives the answer.
+	// status [Options].BadCredentialsStatus gives the answer: a wrong
+	// password, or an authorization code that is unknown, expired,
+	// reused, or presented with a wrong code_verifier or redirect_uri.
 	FailedLogins int64 `json:"failed_logins"`
 	// LoginRequests counts every login request that reached the credential
 	// check: Logins + FailedLogins. Requests answered by an injected
@@ -36,6 +40,19 @@ type Counters struct {
 	// no user logs in. A client refused by client authentication is an
 	// [EventClientRejected], counted nowhere.
 	ClientCredentials int64 `json:"client_credentials"`
+	// AuthorizationCodes counts codes issued by the authorization
+	// endpoint (each approved request).
+	AuthorizationCodes int64 `json:"authorization_codes"`
+	// DeviceCodes counts device codes issued by the device authorization
+	// endpoint.
+	DeviceCodes int64 `json:"device_codes"`
+	// DevicePolls counts device code polls of the token endpoint, whatever
+	// their answer (authorization_pending, slow_down, tokens, ...).
+	DevicePolls int64 `json:"device_polls"`
+	// Denied counts authorization requests and device codes denied
+	// ([Server.DenyAuthorization], [Server.DenyDevice], the verification
+	// page).
+	Denied int64 `json:"denied"`
 	// Reuses counts replays of a spent refresh token outside the grace
 	// period: each is a reuse detection that revokes a family.
 	Reuses int64 `json:"reuses"`
@@ -81,6 +98,7 @@ type tally struct {
 	reuse, unauthorized, forbidden, resources        atomic.Int64
 	revocations, injected, redirects, lost, resets   atomic.Int64
 	grace, clientCredentials                         atomic.Int64
+	authCodes, deviceCodes, devicePolls, denied      atomic.Int64
 }
 
 // Counters returns a snapshot of the counters.
@@ -88,25 +106,29 @@ func (s *Server) Counters() Counters {
 	logins, failedLogins := s.tally.logins.Load(), s.tally.failedLogins.Load()
 	refreshes, failedRefreshes := s.tally.refreshes.Load(), s.tally.failedRefreshes.Load()
 	return Counters{
-		Logins:            logins,
-		FailedLogins:      failedLogins,
-		LoginRequests:     logins + failedLogins,
-		Refreshes:         refreshes,
-		FailedRefreshes:   failedRefreshes,
-		RefreshRequests:   refreshes + failedRefreshes,
-		ClientCredentials: s.tally.clientCredentials.Load(),
-		Reuses:            s.tally.reuse.Load(),
-		GraceReuses:       s.tally.grace.Load(),
-		MaxPresentations:  int64(s.tokens.maxPresentations()),
-		Unauthorized:      s.tally.unauthorized.Load(),
-		Forbidden:         s.tally.forbidden.Load(),
-		Resources:         s.tally.resources.Load(),
-		Revocations:       s.tally.revocations.Load(),
-		InjectedFailures:  s.tally.injected.Load(),
-		InjectedRedirects: s.tally.redirects.Load(),
-		LostReplies:       s.tally.lost.Load(),
-		Resets:            s.tally.resets.Load(),
-		ActiveFamilies:    int64(s.tokens.activeFamilies(s.now())),
+		Logins:             logins,
+		FailedLogins:       failedLogins,
+		LoginRequests:      logins + failedLogins,
+		Refreshes:          refreshes,
+		FailedRefreshes:    failedRefreshes,
+		RefreshRequests:    refreshes + failedRefreshes,
+		ClientCredentials:  s.tally.clientCredentials.Load(),
+		AuthorizationCodes: s.tally.authCodes.Load(),
+		DeviceCodes:        s.tally.deviceCodes.Load(),
+		DevicePolls:        s.tally.devicePolls.Load(),
+		Denied:             s.tally.denied.Load(),
+		Reuses:             s.tally.reuse.Load(),
+		GraceReuses:        s.tally.grace.Load(),
+		MaxPresentations:   int64(s.tokens.maxPresentations()),
+		Unauthorized:       s.tally.unauthorized.Load(),
+		Forbidden:          s.tally.forbidden.Load(),
+		Resources:          s.tally.resources.Load(),
+		Revocations:        s.tally.revocations.Load(),
+		InjectedFailures:   s.tally.injected.Load(),
+		InjectedRedirects:  s.tally.redirects.Load(),
+		LostReplies:        s.tally.lost.Load(),
+		Resets:             s.tally.resets.Load(),
+		ActiveFamilies:     int64(s.tokens.activeFamilies(s.now())),
 	}
 }
 

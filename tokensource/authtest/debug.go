@@ -27,6 +27,11 @@ const DebugHeader = "X-Tokenrefresh-Debug"
 //     header=Retry-After:+1
 //   - POST /debug/delay?path=P&delay=D (a Go duration such as 2s):
 //     [Server.SetDelay]
+//   - POST /debug/authorize?decision=approve|deny:
+//     [Server.ApproveAuthorization], [Server.DenyAuthorization]
+//   - POST /debug/device?decision=approve|deny[&user_code=C]:
+//     [Server.ApproveDevice], [Server.DenyDevice] (every pending device
+//     code without user_code; 400 when none matches)
 //
 // The POSTs take form or query parameters and answer 204, or 400 for a
 // bad parameter. A call to any /debug/ path, these and any other, is
@@ -80,6 +85,28 @@ func (s *Server) debugRoutes(m *http.ServeMux) {
 		}
 		s.FailPath(r.Form.Get("path"), n, Fault{Status: status, Header: h, Body: r.Form.Get("body")})
 		return nil
+	}))
+	m.HandleFunc("POST /debug/authorize", s.control(func(r *http.Request) error {
+		switch r.Form.Get("decision") {
+		case "approve":
+			s.ApproveAuthorization()
+		case "deny":
+			s.DenyAuthorization()
+		default:
+			return errors.New("authtest: decision: want approve or deny")
+		}
+		return nil
+	}))
+	m.HandleFunc("POST /debug/device", s.control(func(r *http.Request) error {
+		st := deviceApproved
+		switch r.Form.Get("decision") {
+		case "approve":
+		case "deny":
+			st = deviceDenied
+		default:
+			return errors.New("authtest: decision: want approve or deny")
+		}
+		return s.decideDevice(r.Form.Get("user_code"), st, viaDebug)
 	}))
 	m.HandleFunc("POST /debug/delay", s.control(func(r *http.Request) error {
 		d, err := time.ParseDuration(r.Form.Get("delay"))

@@ -13,8 +13,10 @@ const (
 // 8414 or OpenID Connect discovery.
 func (s *Server) IssuerURL() string { return s.URL }
 
-// metadata builds the server's metadata document: only what it implements,
-// so no authorization or device authorization endpoint.
+// grantTypes are the grant types /oauth2/token supports.
+var grantTypes = []string{"password", "refresh_token", "client_credentials", "authorization_code", deviceGrantType}
+
+// metadata builds the server's metadata document: what it implements.
 func (s *Server) metadata() map[string]any {
 	auth := []string{"client_secret_basic", "client_secret_post"}
 	if s.opts.PublicClient || s.opts.AnyClient {
@@ -22,10 +24,13 @@ func (s *Server) metadata() map[string]any {
 	}
 	return map[string]any{
 		"issuer":                                     s.URL,
+		"authorization_endpoint":                     s.AuthorizationURL(),
 		"token_endpoint":                             s.TokenURL(),
+		"device_authorization_endpoint":              s.DeviceAuthorizationURL(),
 		"revocation_endpoint":                        s.RevokeURL(),
-		"grant_types_supported":                      []string{"password", "refresh_token", "client_credentials"},
-		"response_types_supported":                   []string{},
+		"grant_types_supported":                      append([]string(nil), grantTypes...),
+		"response_types_supported":                   []string{"code"},
+		"code_challenge_methods_supported":           []string{"S256"},
 		"token_endpoint_auth_methods_supported":      auth,
 		"revocation_endpoint_auth_methods_supported": auth,
 	}

@@ -14,18 +14,20 @@ func TestDiscovery(t *testing.T) {
 		if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
 			t.Fatalf("GET %s: %d %q", path, r.status, r.header.Get("Content-Type"))
 		}
-		want := map[string]string{"issuer": s.IssuerURL(), "token_endpoint": s.TokenURL(), "revocation_endpoint": s.RevokeURL()}
+		want := map[string]string{"issuer": s.IssuerURL(), "token_endpoint": s.TokenURL(), "revocation_endpoint": s.RevokeURL(),
+			"authorization_endpoint": s.AuthorizationURL(), "device_authorization_endpoint": s.DeviceAuthorizationURL()}
 		for k, v := range want {
 			if r.str(k) != v {
 				t.Errorf("GET %s: %s = %q, want %q", path, k, r.str(k), v)
 			}
 		}
-		if _, ok := r.json["authorization_endpoint"]; ok {
-			t.Errorf("GET %s: authorization_endpoint advertised, but there is none", path)
-		}
 		grants, _ := r.json["grant_types_supported"].([]any)
-		if len(grants) != 3 || grants[2] != "client_credentials" {
+		if len(grants) != 5 || grants[2] != "client_credentials" || grants[3] != "authorization_code" ||
+			grants[4] != "urn:ietf:params:oauth:grant-type:device_code" {
 			t.Errorf("GET %s: grant_types_supported = %v", path, grants)
+		}
+		if m, _ := r.json["code_challenge_methods_supported"].([]any); len(m) != 1 || m[0] != "S256" {
+			t.Errorf("GET %s: code_challenge_methods_supported = %v, want [S256]", path, m)
 		}
 	}
 	if s.IssuerURL() != s.URL {

@@ -13,10 +13,11 @@
 //	// ... assert on srv.Counters() and srv.Events() ...
 //
 // The server speaks both API styles token clients meet: RFC 6749 (password,
-// refresh_token and client_credentials grants, client authentication by
-// HTTP Basic or form fields, RFC 7009 revocation, RFC 8414 and OpenID
-// Connect discovery) and an in-house JSON login API in several
-// naming styles. It issues opaque random tokens with a real lifetime,
+// refresh_token and client_credentials grants, the authorization code
+// grant with PKCE for native apps, the RFC 8628 device authorization
+// grant, client authentication by HTTP Basic or form fields, RFC 7009
+// revocation, RFC 8414 and OpenID Connect discovery) and an in-house JSON
+// login API in several naming styles. It issues opaque random tokens with a real lifetime,
 // rotates refresh tokens strictly and revokes a whole token family when a
 // spent refresh token comes back, as Okta and Auth0 do with rotation
 // enabled. Every failure a real server can produce can be injected,
@@ -31,10 +32,12 @@
 // It is not an authorization server for production, nor a conformance
 // suite. It keeps everything in memory and forgets it on Close; it knows
 // one OAuth2 client and a handful of demo users (passwords compared in
-// constant time, but kept in memory in the clear); it has no authorization
-// code flow, PKCE, consent, scopes (a requested scope is echoed back),
-// JWTs, ID tokens (its OpenID Connect discovery document is the RFC 8414
-// one, without the OpenID-only fields) or TLS, and is not hardened against
+// constant time, but kept in memory in the clear); its authorization and
+// device flows log in the demo user with no login page; it has no
+// consent screen, no scopes (a requested scope is echoed back), no signed
+// JWTs (the id_token it returns for the "openid" scope is unsigned, alg
+// "none", and its OpenID Connect discovery document is the RFC 8414 one,
+// without the OpenID-only fields) and no TLS, and is not hardened against
 // hostile networks. It listens on loopback only unless told otherwise.
 //
 // # Starting a server
@@ -70,14 +73,41 @@
 //     no refresh token, for the client itself (the API's "user" is the
 //     client id); each one counts in [Counters].ClientCredentials, not in
 //     Logins.
+//   - GET /oauth2/authorize ([Server.AuthorizationURL]): the authorization
+//     endpoint of a native app's login (RFC 6749 section 4.1, RFC 8252):
+//     PKCE with S256 required (RFC 7636), a loopback http redirect_uri
+//     (any port). The demo user ([Server].User) approves at once and the
+//     browser is redirected back with a single-use code (one minute), the
+//     state and iss (RFC 9207); [Server.DenyAuthorization] makes the next
+//     request come back with error=access_denied, and with
+//     [Options].RequireApproval each request waits for
+//     [Server.ApproveAuthorization] or DenyAuthorization. The
+//     authorization_code grant of /oauth2/token checks the client, the
+//     redirect_uri and the code_verifier; a code presented twice revokes
+//     the tokens it gave. Each approved request counts in
+//     [Counters].AuthorizationCodes, each exchange in Logins.
+//   - POST /oauth2/device_authorization ([Server.DeviceAuthorizationURL]):
+//     RFC 8628 device codes, with a user code such as "WDJB-MJHT", the
+//     verification URI [Server.VerificationURL] (a page with Approve and
+//     Deny buttons, acting as the demo user), expires_in
+//     ([Options].DeviceCodeTTL) and interval ([Options].DeviceInterval).
+//     The device code grant of /oauth2/token answers
+//     authorization_pending until [Server.ApproveDevice] or
+//     [Server.DenyDevice] (access_denied), slow_down to a poll sooner than
+//     the interval (which then grows by 5 seconds), expired_token once the
+//     code expired, and the tokens once, after approval.
+//   - A login answer of either flow carries an unsigned id_token when the
+//     scope asks for "openid".
 //   - GET /.well-known/oauth-authorization-server (RFC 8414) and
 //     GET /.well-known/openid-configuration: the metadata document, whose
-//     issuer is [Server.IssuerURL] (the server's URL), with token_endpoint,
-//     revocation_endpoint, grant_types_supported and
-//     token_endpoint_auth_methods_supported. It has no authorization or
-//     device authorization endpoint, since the server has neither;
-//     [Options].MutateDiscovery changes the document (an issuer mismatch,
-//     a plain-http endpoint...).
+//     issuer is [Server.IssuerURL] (the server's URL), with
+//     authorization_endpoint, token_endpoint,
+//     device_authorization_endpoint, revocation_endpoint,
+//     grant_types_supported, response_types_supported,
+//     code_challenge_methods_supported and
+//     token_endpoint_auth_methods_supported; [Options].MutateDiscovery
+//     changes the document (an issuer mismatch, a plain-http endpoint, a
+//     missing endpoint...).
 //   - POST /oauth2/revoke ([Server.RevokeURL]): RFC 7009; a refresh token
 //     revokes its family, an access token only itself.
 //   - The protected API ([Server.APIURL]): GET /api/profile, /api/items,
@@ -121,6 +151,9 @@
 //   - MutateTokenResponse: rewrite successful token responses (odd
 //     expires_in values, a numeric token_type, no access_token...).
 //   - MutateDiscovery: rewrite the metadata document.
+//   - RequireApproval, DeviceCodeTTL, DeviceInterval: the interactive
+//     flows (authorization requests that wait for a decision, device code
+//     lifetime and polling interval).
 //
 // # Fault injection
 //
@@ -152,7 +185,8 @@
 //
 // # Counters and events
 //
-// [Server.Counters] counts logins, refreshes and their failures, replays of
+// [Server.Counters] counts logins, refreshes and their failures,
+// authorization codes, device codes and polls, denials, replays of
 // spent refresh tokens (Reuses), grace reuses, 401 and 403 answers,
 // revocations, injected failures, redirects, lost answers and resets, and
 // MaxPresentations: how many times the most re-sent refresh token was
@@ -174,6 +208,11 @@
 //   - POST /debug/fail?path=P&n=N&status=S[&body=B][&header=Name:+value]:
 //     [Server.FailPath].
 //   - POST /debug/delay?path=P&delay=D: [Server.SetDelay].
+//   - POST /debug/authorize?decision=approve|deny:
+//     [Server.ApproveAuthorization], [Server.DenyAuthorization].
+//   - POST /debug/device?decision=approve|deny[&user_code=C]:
+//     [Server.ApproveDevice], [Server.DenyDevice] (every pending device
+//     code when user_code is absent).
 //
 // Every /debug/ call must come from a loopback peer, with a loopback Host
 // header (127.0.0.0/8, [::1] or localhost) and the header

@@ -17,7 +17,9 @@ type EventKind string
 
 // The kinds of [Event].
 const (
-	// EventLogin: a login succeeded (Issued is the new refresh token).
+	// EventLogin: a login succeeded (Issued is the new refresh token; for
+	// an authorization code or device code exchange, Label is the code
+	// and Reason says which).
 	EventLogin EventKind = "login"
 	// EventLoginFailed: a login was refused for bad credentials.
 	EventLoginFailed EventKind = "login-failed"
@@ -25,6 +27,17 @@ const (
 	// access token (User is the client id, Issued the access token; each
 	// issue is a family of its own, with no refresh token).
 	EventClientCredentials EventKind = "client-credentials"
+	// EventAuthorizationCode: the authorization endpoint approved a
+	// request and issued a code (User approved; Label is the code).
+	EventAuthorizationCode EventKind = "authorization-code"
+	// EventDeviceCode: the device authorization endpoint issued a device
+	// code (User is the client; Label is the device code).
+	EventDeviceCode EventKind = "device-code"
+	// EventDeviceApproved: a device code was approved (User approved).
+	EventDeviceApproved EventKind = "device-approved"
+	// EventAccessDenied: an authorization request or a device code was
+	// denied.
+	EventAccessDenied EventKind = "access-denied"
 	// EventRefresh: a refresh succeeded (Label is the refresh token
 	// presented, Issued the new one when rotated).
 	EventRefresh EventKind = "refresh"

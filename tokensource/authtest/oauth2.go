@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // parseForm parses a form-encoded POST body of at most maxBody bytes,
@@ -64,8 +65,8 @@ func (s *Server) refuseClient(w http.ResponseWriter, basic bool) {
 	writeError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 }
 
-// handleToken is the RFC 6749 token endpoint: password, refresh_token and
-// client_credentials grants.
+// handleToken is the RFC 6749 token endpoint: password, refresh_token,
+// client_credentials, authorization_code and device code grants.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	if !parseForm(w, r) || !s.clientOK(w, r) {
@@ -78,10 +79,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.refreshGrant(w, r.PostForm)
 	case "client_credentials":
 		s.clientCredentialsGrant(w, r)
+	case "authorization_code":
+		s.authorizationCodeGrant(w, r)
+	case deviceGrantType:
+		s.deviceCodeGrant(w, r)
 	case "":
 		writeError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	default:
-		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: password, refresh_token, client_credentials")
+		writeError(w, http.StatusBadRequest, "unsupported_grant_type", "supported: "+strings.Join(grantTypes, ", "))
 	}
 }
 

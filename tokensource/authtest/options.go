@@ -21,6 +21,11 @@ const (
 	DefaultClientSecret = "authtest-secret"
 	// DefaultAddr is where New and NewServer listen: a free loopback port.
 	DefaultAddr = "127.0.0.1:0"
+	// DefaultDeviceCodeTTL is the lifetime of device codes.
+	DefaultDeviceCodeTTL = 10 * time.Minute
+	// DefaultDeviceInterval is the polling interval device authorization
+	// answers ask for (RFC 8628's default).
+	DefaultDeviceInterval = 5 * time.Second
 )
 
 // Options configures a [Server]. The zero value is usable: a free loopback
@@ -63,6 +68,22 @@ type Options struct {
 	// AnyClient accepts every client id and secret, or none: client
 	// authentication is off. Server.ClientID and ClientSecret still work.
 	AnyClient bool
+
+	// RequireApproval makes the authorization endpoint wait, for each
+	// request, for a decision: [Server.ApproveAuthorization],
+	// [Server.DenyAuthorization], or POST /debug/authorize. By default
+	// the demo user ([Server].User) approves at once, unless a decision
+	// is queued. The browser's request stays open while it waits.
+	RequireApproval bool
+	// DeviceCodeTTL is the lifetime of device codes; 0 means
+	// DefaultDeviceCodeTTL.
+	DeviceCodeTTL time.Duration
+	// DeviceInterval is the polling interval device authorization answers
+	// ask for, in whole seconds; 0 (or less than a second) means
+	// DefaultDeviceInterval. A poll sooner than the interval after the
+	// previous one is answered slow_down, and the interval of that device
+	// code grows by 5 seconds, as RFC 8628 section 3.5 says.
+	DeviceInterval time.Duration
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -203,8 +224,8 @@ const (
 // Operations passed to [Options].MutateTokenResponse and
 // [Server.ProcessThenFail].
 const (
-	// OpLogin is a login: POST /auth/login or the password grant of
-	// /oauth2/token.
+	// OpLogin is a login: POST /auth/login, or the password,
+	// authorization_code or device code grant of /oauth2/token.
 	OpLogin = "login"
 	// OpRefresh is a refresh: POST /auth/refresh or the refresh_token grant
 	// of /oauth2/token.
@@ -245,6 +266,13 @@ func (o Options) withDefaults() Options {
 	}
 	if o.TokenType == "" {
 		o.TokenType = "Bearer"
+	}
+	if o.DeviceCodeTTL < time.Second {
+		o.DeviceCodeTTL = DefaultDeviceCodeTTL
+	}
+	o.DeviceInterval = o.DeviceInterval.Truncate(time.Second)
+	if o.DeviceInterval <= 0 {
+		o.DeviceInterval = DefaultDeviceInterval
 	}
 	return o
 }

@@ -41,6 +41,7 @@ type Server struct {
 	tokens *tokenStore
 	tally  tally
 	events eventLog
+	flow   *flows // authorization codes, decisions, device codes
 
 	// mutate holds the current MutateTokenResponse (nil pointer: none).
 	mutate atomic.Pointer[func(op string, body map[string]any)]
@@ -75,6 +76,7 @@ func newServer(o Options) *Server {
 		opts:         o,
 		log:          log,
 		tokens:       newTokenStore(o.ReuseGrace),
+		flow:         newFlows(),
 		fails:        make(map[string]*injection),
 		delays:       make(map[string]time.Duration),
 		losses:       make(map[string]*lossRule),
@@ -146,6 +148,10 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST "+pathLogout, s.handleLogout)
 	m.HandleFunc("POST "+pathToken, s.handleToken)
 	m.HandleFunc("POST "+pathRevoke, s.handleRevoke)
+	m.HandleFunc("GET "+pathAuthorize, s.handleAuthorize)
+	m.HandleFunc("POST "+pathDeviceAuthorization, s.handleDeviceAuthorization)
+	m.HandleFunc("GET "+pathDeviceVerification, s.handleVerification)
+	m.HandleFunc("POST "+pathDeviceVerification, s.handleVerification)
 	m.HandleFunc("GET "+pathOAuthMetadata, s.handleMetadata)
 	m.HandleFunc("GET "+pathOIDCMetadata, s.handleMetadata)
 	s.debugRoutes(m)

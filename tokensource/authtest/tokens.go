@@ -198,6 +198,15 @@ func (ts *tokenStore) revoke(tok string, family bool) bool {
 	return false
 }
 
+// revokeFamily revokes the family numbered id, if it is stored.
+func (ts *tokenStore) revokeFamily(id uint64) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if f, ok := ts.families[id]; ok {
+		f.revoked = true
+	}
+}
+
 // revokeAllAccess revokes every access token issued so far.
 func (ts *tokenStore) revokeAllAccess() {
 	ts.mu.Lock()
