@@ -185,6 +185,18 @@ func (c *Client) checkURL(raw string) *Failure {
 // retrying builds the retrying client for one call. It follows no
 // redirect, whatever the caller's client would do: the request carries
 // credentials.
+// keepAlive is how long the built-in client keeps an idle connection to a
+// token endpoint for reuse; see Do.
+const keepAlive = time.Second
+
+// defaultTransport is the built-in client's transport: http.DefaultTransport
+// with idle connections dropped after keepAlive.
+var defaultTransport = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.IdleConnTimeout = keepAlive
+	return t
+}()
+
 // singleAttemptKey marks a context whose calls are made once, without
 // re-sending: a probe of an endpoint known to be down.
 type singleAttemptKey struct{}
@@ -202,7 +214,7 @@ func (c *Client) retrying(ctx context.Context, tr *callTrace) *retryablehttp.Cli
 	}
 	base := c.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: defaultAttemptTimeout}
+		base = &http.Client{Timeout: defaultAttemptTimeout, Transport: defaultTransport}
 	}
 	hc := *base
 	next := base.Transport
@@ -291,9 +303,14 @@ func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // call that got no answer, or whose URL is refused, fails; any answer,
 // whatever its status, is a Reply.
 //
-// Each attempt asks for a connection of its own (Connection: close), so an
-// idle connection that the server dropped cannot leave the outcome of a
-// request unknown.
+// A request must not go out on a kept-alive connection the server may be
+// closing at that instant: written into a dying connection, its outcome
+// would be unknown (a login, never a replay, but a needless one). With the
+// built-in HTTP client a connection is reused only within keepAlive of its
+// last use, far below any server's keep-alive timeout (Apache's 5 s is the
+// shortest in common use); with a caller's HTTPClient, whose idle timeout
+// is not ours to know, each attempt asks for a connection of its own
+// (Connection: close).
 func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
 	if f := c.checkURL(call.URL); f != nil {
 		return nil, f
@@ -313,7 +330,7 @@ func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
 	for k, vs := range call.Header {
 		req.Header[k] = vs // call.Header is ours and not changed during the call
 	}
-	req.Close = true
+	req.Close = c.HTTPClient != nil
 	var tr callTrace
 	resp, err := c.retrying(ctx, &tr).Do(req)
 	if err != nil {
