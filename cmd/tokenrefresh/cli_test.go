@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,85 +18,6 @@ import (
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
-func TestHelpGolden(t *testing.T) {
-	cases := [][]string{{"--help"}}
-	for _, c := range commands() {
-		cases = append(cases, []string{c.name, "--help"})
-	}
-	for _, args := range cases {
-		name := "help-" + args[0] + ".golden"
-		if args[0] == "--help" {
-			name = "help-tokenrefresh.golden"
-		}
-		t.Run(name, func(t *testing.T) {
-			te := newTestEnv(t, "")
-			if code := te.run(t, args...); code != exitOK {
-				t.Fatalf("run(%q) = %d, want 0; stderr: %s", args, code, te.errOut.String())
-			}
-			if te.errOut.Len() != 0 {
-				t.Errorf("--help wrote to stderr: %q", te.errOut.String())
-			}
-			golden(t, name, te.out.String())
-		})
-	}
-}
-
-func TestHelpDocumentsExitCodes(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"get", "--help"}} {
-		te := newTestEnv(t, "")
-		te.run(t, args...)
-		for _, want := range []string{"3", "re-login", "4", ">= 400"} {
-			if !strings.Contains(te.out.String(), want) {
-				t.Errorf("%q help lacks %q", args, want)
-			}
-		}
-	}
-}
-
-func TestUsageErrors(t *testing.T) {
-	cases := []struct {
-		name string
-		args []string
-		want string // in the one stderr line
-	}{
-		{"no command", nil, "Usage:"},
-		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"get", "--nope", "http://127.0.0.1/"}, "flag provided but not defined: -nope"},
-		{"get without URL", []string{"get"}, "at least one URL is required"},
-		{"get bad URL", []string{"get", "ftp://x/"}, `invalid URL "ftp://x/"`},
-		{"get parallel 0", []string{"get", "--parallel", "0", "http://127.0.0.1/"}, "--parallel must be at least 1"},
-		{"login both modes", []string{"login", "--token-url", "http://127.0.0.1/t", "--login-url", "http://127.0.0.1/l"}, "exclusive"},
-		{"login bad store", []string{"login", "--store", "cloud"}, "--store must be auto, keyring or file"},
-		{"login new profile without URL", []string{"login", "--username", "alice"}, "--token-url or --login-url is required"},
-		{"login without username", []string{"login", "--login-url", "http://127.0.0.1/l"}, "--username is required"},
-		{"login without refresh URL", []string{"login", "--login-url", "http://127.0.0.1/l", "--username", "a"}, "--refresh-url is required"},
-		{"login without password", []string{"login", "--login-url", "http://127.0.0.1/l", "--refresh-url", "http://127.0.0.1/r", "--username", "a"}, "no password"},
-		{"status extra arg", []string{"status", "x"}, `unexpected argument "x"`},
-		{"bad profile name", []string{"status", "--profile", "../x"}, "invalid profile name"},
-		{"demo bad ttl", []string{"demo", "--access-ttl", "1s", "--refresh-ttl", "1s"}, "at least twice"},
-		{"demo sub-second ttl", []string{"demo", "--access-ttl", "1500ms"}, "whole seconds"},
-		{"bad duration", []string{"serve-demo", "--access-ttl", "soon"}, "invalid value"},
-		{"bad user", []string{"serve-demo", "--user", "alice"}, "want name:password"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			te := newTestEnv(t, "")
-			if code := te.run(t, tc.args...); code != exitUsage {
-				t.Errorf("run(%q) = %d, want %d; stderr: %s", tc.args, code, exitUsage, te.errOut.String())
-			}
-			if !strings.Contains(te.errOut.String(), tc.want) {
-				t.Errorf("stderr = %q, want it to contain %q", te.errOut.String(), tc.want)
-			}
-			if tc.args != nil && strings.Count(te.errOut.String(), "\n") != 1 {
-				t.Errorf("stderr has %d lines, want 1: %q", strings.Count(te.errOut.String(), "\n"), te.errOut.String())
-			}
-			if te.out.Len() != 0 {
-				t.Errorf("stdout = %q, want nothing", te.out.String())
-			}
-		})
-	}
-}
-
 func TestNoProfileIsOneLineError(t *testing.T) {
 	te := newTestEnv(t, "")
 	if code := te.run(t, "token"); code != exitError {
@@ -105,30 +25,6 @@ func TestNoProfileIsOneLineError(t *testing.T) {
 	}
 	if got := te.errOut.String(); !strings.Contains(got, "run `tokenrefresh login` first") || strings.Count(got, "\n") != 1 {
 		t.Errorf("stderr = %q, want one line pointing at login", got)
-	}
-}
-
-func TestParseFlagsInterspersed(t *testing.T) {
-	cases := []struct {
-		args     []string
-		wantOut  string
-		wantArgs []string
-	}{
-		{[]string{"-o", "f", "a", "b"}, "f", []string{"a", "b"}},
-		{[]string{"a", "-o", "f", "b"}, "f", []string{"a", "b"}},
-		{[]string{"a", "b", "-o", "f"}, "f", []string{"a", "b"}},
-		{[]string{"a", "--", "-o", "f"}, "", []string{"a", "-o", "f"}},
-	}
-	for _, tc := range cases {
-		te := newTestEnv(t, "")
-		fs := newFlagSet("x")
-		out := fs.String("o", "", "")
-		if err := parseFlags(&te.env, fs, "", tc.args); err != nil {
-			t.Fatalf("parseFlags(%q) = %v", tc.args, err)
-		}
-		if *out != tc.wantOut || fmt.Sprint(fs.Args()) != fmt.Sprint(tc.wantArgs) {
-			t.Errorf("parseFlags(%q): -o %q args %q, want %q %q", tc.args, *out, fs.Args(), tc.wantOut, tc.wantArgs)
-		}
 	}
 }
 
@@ -147,7 +43,7 @@ func TestExitCode(t *testing.T) {
 		{"http status", &httpStatusError{url: "u", status: "404 Not Found"}, exitHTTPErr},
 		{"coded wins", &codedError{code: exitError, err: rejected}, exitError},
 		{"usage", usageErr("bad"), exitUsage},
-		{"flag help is not an exit code", flag.ErrHelp, exitError},
+		{"password rejected", fmt.Errorf("x: %w", errEnvPasswordRejected), exitReauth},
 	}
 	for _, tc := range cases {
 		if got := exitCode(tc.err); got != tc.want {
@@ -175,15 +71,6 @@ func TestReadPasswordLine(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), tc.in) && tc.in != "" && tc.in != "\n" {
 			t.Errorf("error %q quotes the input", err)
-		}
-	}
-}
-
-func TestFormatBytes(t *testing.T) {
-	cases := map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"}
-	for in, want := range cases {
-		if got := formatBytes(in); got != want {
-			t.Errorf("formatBytes(%v) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -327,30 +214,50 @@ func TestStatusGolden(t *testing.T) {
 	}
 }
 
-func TestGetProgressOnTerminalOnly(t *testing.T) {
+// TestGetProgress: "get -o FILE" draws a progress bar (bytes of total,
+// percent, rate) on a terminal and clears it at the end; never when
+// stderr is no terminal, nor with --quiet.
+func TestGetProgress(t *testing.T) {
 	srv := startDemo(t, 0, 0)
-	for _, terminal := range []bool{false, true} {
-		t.Run(fmt.Sprint("terminal=", terminal), func(t *testing.T) {
+	cases := []struct {
+		name     string
+		terminal bool
+		extra    []string
+		want     bool
+	}{
+		{"terminal", true, nil, true},
+		{"pipe", false, nil, false},
+		{"quiet", true, []string{"--quiet"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			te := newTestEnv(t, "")
-			te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
-			te.isTerminal = func(f any) bool { return terminal && f == te.stderr }
-			dir := te.vars["TOKENREFRESH_CONFIG_DIR"]
-			if code := te.run(t, "login", "--login-url", srv.URL+"/auth/login", "--refresh-url", srv.URL+"/auth/refresh",
-				"--username", "alice", "--store", "file"); code != exitOK {
-				t.Fatalf("login = %d: %s", code, te.errOut.String())
-			}
-			te.errOut.Reset()
-			out := filepath.Join(dir, "large.bin")
-			if code := te.run(t, "get", "-o", out, srv.URL+"/api/large?bytes=300000"); code != exitOK {
+			te.isTerminal = func(f any) bool { return tc.terminal && f == te.stderr }
+			te.login(t, srv.URL)
+			out := filepath.Join(t.TempDir(), "large.bin")
+			args := append([]string{"get", "-o", out, srv.URL + "/api/large?bytes=300000"}, tc.extra...)
+			if code := te.run(t, args...); code != exitOK {
 				t.Fatalf("get = %d: %s", code, te.errOut.String())
 			}
-			fi, err := os.Stat(out)
-			if err != nil || fi.Size() != 300000 {
+			if fi, err := os.Stat(out); err != nil || fi.Size() != 300000 {
 				t.Fatalf("downloaded file: %v, %v; want 300000 bytes", fi, err)
 			}
-			progress := strings.Contains(te.errOut.String(), "B/s")
-			if progress != terminal {
-				t.Errorf("stderr = %q; progress shown = %v, want %v", te.errOut.String(), progress, terminal)
+			shown := te.errOut.String()
+			if !tc.want {
+				if shown != "" {
+					t.Errorf("stderr = %q, want nothing", shown)
+				}
+				return
+			}
+			for _, want := range []string{"%", "/293 KiB", "/s"} {
+				if !strings.Contains(shown, want) {
+					t.Errorf("progress %q lacks %q", shown, want)
+				}
+			}
+			// Cleared: the line ends blank, after a carriage return.
+			last := shown[strings.LastIndex(strings.TrimRight(shown, "\r"), "\r")+1:]
+			if strings.Trim(last, " \r") != "" {
+				t.Errorf("progress bar not cleared at the end: %q", shown)
 			}
 		})
 	}

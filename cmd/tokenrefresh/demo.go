@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,16 +10,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tokenrefresh/tokenrefresh/storage/file"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
-const demoUsage = `Usage:
-  tokenrefresh demo [--access-ttl 2s] [--refresh-ttl 7s] [--burst 20]
-
-Starts the demo server on a free loopback port with short token lifetimes
+const demoLong = `Starts the demo server on a free loopback port with short token lifetimes
 and runs a client through it, printing a timeline:
   1. sequential calls across several access-token expiries (each refresh
      rotates the refresh token);
@@ -29,7 +27,7 @@ and runs a client through it, printing a timeline:
   3. a burst of concurrent calls on an expired token: one refresh serves all;
   4. an idle pause past the refresh token's expiry: the client logs in again.
 Then a summary from the client's and the server's counters. With the
-default lifetimes it takes about 20 seconds. Exit status 0 means every
+default lifetimes it takes about 16 seconds. Exit status 0 means every
 request succeeded.
 `
 
@@ -40,28 +38,43 @@ type demoOptions struct {
 	env        *env
 }
 
-func parseDemo(e *env, args []string) (func(context.Context) error, error) {
+func newDemoCmd(e *env, runF func(context.Context, *demoOptions) error) *cobra.Command {
 	o := &demoOptions{env: e}
-	fs := newFlagSet("demo")
-	fs.DurationVar(&o.accessTTL, "access-ttl", 2*time.Second, "access token `lifetime`")
-	fs.DurationVar(&o.refreshTTL, "refresh-ttl", 7*time.Second, "refresh token `lifetime`")
-	fs.IntVar(&o.burst, "burst", 20, "`number` of concurrent requests in the burst")
-	if err := parseFlags(e, fs, demoUsage, args); err != nil {
-		return nil, err
+	c := &cobra.Command{
+		Use:                   "demo [--access-ttl 2s] [--refresh-ttl 7s] [--burst 20]",
+		DisableFlagsInUseLine: true,
+		Short:                 "watch refresh, rotation and re-login against a built-in server",
+		Long:                  demoLong,
+		Annotations:           map[string]string{noProfile: "true"},
+		Args:                  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return o.run(c.Context())
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+	f := c.Flags()
+	f.DurationVar(&o.accessTTL, "access-ttl", 2*time.Second, "access token `lifetime`")
+	f.DurationVar(&o.refreshTTL, "refresh-ttl", 7*time.Second, "refresh token `lifetime`")
+	f.IntVar(&o.burst, "burst", 20, "`number` of concurrent requests in the burst")
+	return c
+}
+
+func (o *demoOptions) validate() error {
 	switch {
 	case o.accessTTL < time.Second || o.accessTTL%time.Second != 0 || o.refreshTTL%time.Second != 0:
 		// Token endpoints speak expires_in in whole seconds.
-		return nil, errors.New("--access-ttl and --refresh-ttl must be whole seconds, at least 1s")
+		return usageErr("--access-ttl and --refresh-ttl must be whole seconds, at least 1s")
 	case o.refreshTTL < 2*o.accessTTL:
-		return nil, errors.New("--refresh-ttl must be at least twice --access-ttl")
+		return usageErr("--refresh-ttl must be at least twice --access-ttl")
 	case o.burst < 1 || o.burst > 1000:
-		return nil, errors.New("--burst must be between 1 and 1000")
+		return usageErr("--burst must be between 1 and 1000")
 	}
-	return o.run, nil
+	return nil
 }
 
 // demo holds the client side of a demo run: the timeline and counters.
@@ -113,16 +126,16 @@ func (o *demoOptions) run(ctx context.Context) (err error) {
 	if err := d.script(ctx, srv, src); err != nil {
 		return err
 	}
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	logoutCtx, cancel := context.WithTimeout(ctx, o.env.revokeTimeout)
 	defer cancel()
-	if err := src.Logout(closeCtx); err != nil {
+	if err := src.Logout(logoutCtx); err != nil {
 		return err
 	}
 	d.tl.printf("logout: session revoked on the server")
 	return d.summary(srv.Counters())
 }
 
-// script runs the four phases described in demoUsage.
+// script runs the four phases described in demoLong.
 func (d *demo) script(ctx context.Context, srv *authtest.Server, src *tokensource.Source) error {
 	ttl := d.opts.accessTTL
 	d.tl.header("1. sequential calls across access-token expiries")

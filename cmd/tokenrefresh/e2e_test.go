@@ -113,6 +113,11 @@ func TestE2ESession(t *testing.T) {
 			if !strings.Contains(login.stdout, "file store") {
 				t.Errorf("login does not say which store it used: %q", login.stdout)
 			}
+			// Logging in again ends the session it replaces.
+			again := c.must(exitOK, "wonderland\n", nil, loginArgs(mode, srv.URL)...)
+			if st := srv.Counters(); !strings.Contains(again.stdout, "previous session was revoked") || st.ActiveFamilies != 1 {
+				t.Errorf("second login: %q; server has %d active sessions, want 1", again.stdout, st.ActiveFamilies)
+			}
 			get := c.must(exitOK, "", nil, "get", srv.URL+"/api/profile")
 			if !strings.Contains(get.stdout, `"alice"`) {
 				t.Errorf("get stdout = %q, want alice's profile", get.stdout)
@@ -122,11 +127,15 @@ func TestE2ESession(t *testing.T) {
 			// stored token that expired, with a fake clock.)
 			srv.RevokeAccessTokens()
 			c.must(exitOK, "", nil, "get", srv.URL+"/api/items", srv.URL+"/api/items/1")
-			if st := srv.Counters(); st.Refreshes < 1 || st.Logins != 1 {
-				t.Errorf("server stats after expiry: %+v, want >= 1 refresh and 1 login", st)
+			if st := srv.Counters(); st.Refreshes < 1 || st.Logins != 2 {
+				t.Errorf("server stats after expiry: %+v, want >= 1 refresh and 2 logins", st)
 			}
-			status := c.must(exitOK, "", nil, "status")
-			for _, want := range []string{"Mode:", mode, "alice", "Store:", "file", "Access token:", "Refresh token:"} {
+			// The global flags before the command: GNU, and the first
+			// CLI's one-dash form.
+			profileFlag := map[string]string{modeJSON: "--profile", modeOAuth2: "-profile"}[mode]
+			status := c.must(exitOK, "", nil, profileFlag, "default", "status")
+			for _, want := range []string{"Profile default", mode, "Logged in to", "alice", "Store:", "file", "Access token:", "expires in",
+				"Refresh token:", "Next command:", "uses the access token"} {
 				if !strings.Contains(status.stdout, want) {
 					t.Errorf("status lacks %q:\n%s", want, status.stdout)
 				}

@@ -1,67 +1,106 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
+	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 )
 
-// common holds the flags every session command takes.
-type common struct {
+// globalOptions holds the persistent flags: every session command takes
+// them, before or after its name ("tokenrefresh --profile work status").
+type globalOptions struct {
 	profile   string
 	configDir string
 }
 
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.profile, "profile", "default", "profile `name`")
-	fs.StringVar(&c.configDir, "config-dir", "", "state `dir`ectory (default $TOKENREFRESH_CONFIG_DIR, else the user config directory + /tokenrefresh)")
+func (g *globalOptions) register(root *cobra.Command, e *env) {
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.profile, "profile", "p", "default", "profile `name`")
+	pf.StringVar(&g.configDir, "config-dir", "", "state `dir`ectory (default $TOKENREFRESH_CONFIG_DIR, else the user config directory + /tokenrefresh)")
+	_ = root.RegisterFlagCompletionFunc("profile", g.completeProfiles(e))
+	_ = root.MarkPersistentFlagDirname("config-dir")
 }
 
-// newFlagSet returns a flag set that never prints by itself: parseFlags
-// decides what goes where.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("tokenrefresh "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parseFlags parses args into fs, allowing flags after positional
-// arguments ("get URL -o file"); "--" ends flag parsing. On --help it
-// prints usage and the flag list to stdout and returns flag.ErrHelp.
-func parseFlags(e *env, fs *flag.FlagSet, usage string, args []string) error {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(e.stdout, helpText(fs, usage))
-			}
-			return err
+// completeProfiles completes --profile with the saved profiles' names.
+func (g *globalOptions) completeProfiles(e *env) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		dir, err := e.configDir(g.configDir)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
+		files, _ := filepath.Glob(filepath.Join(dir, "profiles", "*.json"))
+		var names []cobra.Completion
+		for _, f := range files {
+			names = append(names, strings.TrimSuffix(filepath.Base(f), ".json"))
 		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			positional = append(positional, rest...)
-			break
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-	// Re-parse only the positional arguments so fs.Args() returns them.
-	return fs.Parse(append([]string{"--"}, positional...))
 }
 
-// helpText renders a command's usage followed by its flags.
-func helpText(fs *flag.FlagSet, usage string) string {
-	var b strings.Builder
-	b.WriteString(usage)
-	b.WriteString("\nFlags:\n")
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-	return b.String()
+// fixedValues completes a flag with a fixed list of values.
+func fixedValues(values ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
 }
+
+// noArgs is the Args check of commands that take no arguments.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErr("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// usageErr is a usage error: exit 2, with a pointer to the command's help.
+func usageErr(format string, a ...any) error {
+	return &codedError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// timeoutOption is the --timeout flag of a command that waits on the
+// network, with TOKENREFRESH_TIMEOUT as its default.
+type timeoutOption struct {
+	d time.Duration
+}
+
+func (t *timeoutOption) register(c *cobra.Command) {
+	c.Flags().DurationVar(&t.d, "timeout", 0, "give up after `duration` (such as 30s), refresh and re-login included; 0: no limit (default $TOKENREFRESH_TIMEOUT, else none)")
+}
+
+// resolve applies TOKENREFRESH_TIMEOUT when --timeout was not given.
+func (t *timeoutOption) resolve(c *cobra.Command, e *env) error {
+	if !c.Flags().Changed("timeout") {
+		if v := e.getenv("TOKENREFRESH_TIMEOUT"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return usageErr("TOKENREFRESH_TIMEOUT=%q: want a duration such as 30s", v)
+			}
+			t.d = d
+		}
+	}
+	if t.d < 0 {
+		return usageErr("--timeout must not be negative, not %s", t.d)
+	}
+	return nil
+}
+
+// run runs fn under the timeout, if any. When the deadline cut fn short,
+// the error says so.
+func (t *timeoutOption) run(ctx context.Context, fn func(context.Context) error) error {
+	if t.d == 0 {
+		return fn(ctx)
+	}
+	tctx, cancel := context.WithTimeoutCause(ctx, t.d, errTimedOut)
+	defer cancel()
+	err := fn(tctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), errTimedOut) {
+		return fmt.Errorf("gave up after %s (--timeout): %w", t.d, err)
+	}
+	return err
+}
+
+// errTimedOut is the cause of a context that --timeout ended.
+var errTimedOut = errors.New("timed out")

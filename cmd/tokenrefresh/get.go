@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,13 +10,12 @@ import (
 	"os"
 	"sync"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tokenrefresh/tokenrefresh/transport"
 )
 
-const getUsage = `Usage:
-  tokenrefresh get [flags] URL...
-
-Fetches each URL with GET through the refreshing transport of the saved
+const getLong = `Fetches each URL with GET through the refreshing transport of the saved
 profile and writes the bodies, in argument order, to stdout (or -o FILE).
 An expired access token is refreshed first; a 401 makes the transport renew
 the token (rotating the refresh token, saved before use) and retry once; a
@@ -32,48 +30,77 @@ The token is sent only to the profile's API origins (see 'login --api-url';
 default: the origin of the login or token URL). Another origin is refused
 (exit 2) unless --allow-host HOST or HOST:PORT names it for this call.
 
-A download to a file shows progress on stderr when stderr is a terminal.
+--timeout (or TOKENREFRESH_TIMEOUT) bounds the whole call, any refresh or
+re-login included; by default there is none, as with curl. A download to a
+file (-o) shows a progress bar on stderr when stderr is a terminal (bytes,
+total and percent when the server sends Content-Length, rate and time
+left), cleared at the end; never in a pipe or with --quiet.
 
 Exit status: 0 when every response is 2xx or 3xx; 4 when any response has
 status >= 400 (the body is still written); 3 when re-login is needed and no
 password is available non-interactively (set TOKENREFRESH_PASSWORD or run
-'tokenrefresh login'); 1 on other errors; 2 on usage errors.
+'tokenrefresh login'); 1 on other errors (a timeout too); 2 on usage
+errors; 130 on Ctrl-C, 143 on SIGTERM.
 `
 
 type getOptions struct {
-	common
+	*globalOptions
+	env      *env
 	output   string
 	include  bool
+	quiet    bool
 	parallel int
-	allow    stringsFlag
+	allow    []string
+	timeout  timeoutOption
 	urls     []string
-	env      *env
+	// progress is the download's progress bar, when one is shown.
+	progress *download
 }
 
-func parseGet(e *env, args []string) (func(context.Context) error, error) {
-	o := &getOptions{env: e}
-	fs := newFlagSet("get")
-	o.register(fs)
-	fs.StringVar(&o.output, "o", "", "write bodies to `file` instead of stdout")
-	fs.BoolVar(&o.include, "i", false, "include the status line and response headers")
-	fs.IntVar(&o.parallel, "parallel", 4, "fetch at most `n` URLs at once")
-	fs.Var(&o.allow, "allow-host", "also send the token to `host` or host:port for this call (repeatable)")
-	if err := parseFlags(e, fs, getUsage, args); err != nil {
-		return nil, err
+func newGetCmd(e *env, g *globalOptions, runF func(context.Context, *getOptions) error) *cobra.Command {
+	o := &getOptions{globalOptions: g, env: e}
+	c := &cobra.Command{
+		Use:   "get [flags] URL...",
+		Short: "fetch URLs through the refreshing transport",
+		Long:  getLong,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("at least one URL is required")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			o.urls = args
+			if err := o.validate(c); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return o.run(c.Context())
+		},
 	}
-	o.urls = fs.Args()
-	if len(o.urls) == 0 {
-		return nil, errors.New("at least one URL is required")
-	}
+	f := c.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "write bodies to `file` instead of stdout")
+	f.BoolVarP(&o.include, "include", "i", false, "include the status line and response headers")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress bar")
+	f.IntVar(&o.parallel, "parallel", 4, "fetch at most `n` URLs at once")
+	f.StringArrayVar(&o.allow, "allow-host", nil, "also send the token to `host` or host:port for this call (repeatable)")
+	o.timeout.register(c)
+	_ = c.MarkFlagFilename("output")
+	return c
+}
+
+func (o *getOptions) validate(c *cobra.Command) error {
 	if o.parallel < 1 {
-		return nil, fmt.Errorf("--parallel must be at least 1, not %d", o.parallel)
+		return usageErr("--parallel must be at least 1, not %d", o.parallel)
 	}
 	for _, u := range o.urls {
 		if err := checkURL(u); err != nil {
-			return nil, err
+			return usageErr("%v", err)
 		}
 	}
-	return o.run, nil
+	return o.timeout.resolve(c, o.env)
 }
 
 // httpStatusError reports a response with status >= 400 (exit code 4).
@@ -85,7 +112,9 @@ type httpStatusError struct {
 func (e *httpStatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.status) }
 
 func (o *getOptions) run(ctx context.Context) error {
-	return o.env.withSession(ctx, o.common, o.getAll)
+	return o.timeout.run(ctx, func(ctx context.Context) error {
+		return o.env.withSession(ctx, *o.globalOptions, o.getAll)
+	})
 }
 
 func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
@@ -109,10 +138,9 @@ func (o *getOptions) getAll(ctx context.Context, s *session) (err error) {
 			return err
 		}
 		out = file
-		if e.isTerminal(e.stderr) {
-			p := startProgress(e.stderr, e.now, e.prompting.Load)
-			defer p.stop()
-			out = io.MultiWriter(file, p)
+		if e.isTerminal(e.stderr) && !o.quiet {
+			o.progress = newDownload(e.stderr, len(o.urls) == 1, e.prompting.Load)
+			defer o.progress.finish()
 		}
 	}
 	if len(o.urls) == 1 {
@@ -215,6 +243,11 @@ func (o *getOptions) fetch(ctx context.Context, client *http.Client, rawURL stri
 		return err
 	}
 	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if o.progress != nil {
+		o.progress.response(resp.ContentLength)
+		body = io.TeeReader(resp.Body, o.progress)
+	}
 	if o.include {
 		fmt.Fprintf(out, "%s %s\r\n", resp.Proto, resp.Status)
 		if err := resp.Header.Write(out); err != nil {
@@ -222,7 +255,7 @@ func (o *getOptions) fetch(ctx context.Context, client *http.Client, rawURL stri
 		}
 		fmt.Fprint(out, "\r\n")
 	}
-	if _, err := io.Copy(out, resp.Body); err != nil {
+	if _, err := io.Copy(out, body); err != nil {
 		return fmt.Errorf("GET %s: reading body: %w", redactURL(req.URL), err)
 	}
 	if resp.StatusCode >= 400 {

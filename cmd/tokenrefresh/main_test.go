@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,12 +70,50 @@ func builtBinary(t *testing.T) string {
 	return binary
 }
 
-// testEnv is an env over buffers with a fixed clock, no terminal and a
-// private environment.
+// testEnv is an env over buffers with a fixed clock, no terminal, a
+// private environment and a build without VCS information.
 type testEnv struct {
 	env
-	out, errOut bytes.Buffer
+	out, errOut syncBuffer
 	vars        map[string]string
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: a command's
+// notices and progress write from their own goroutines.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+// testBuild is the build information of test runs: fixed, so that help
+// and version output are the same everywhere.
+func testBuild() (*debug.BuildInfo, bool) {
+	return &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/tokenrefresh/tokenrefresh", Version: "(devel)"},
+		Settings: []debug.BuildSetting{{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "amd64"}}}, true
 }
 
 // fixedNow is the clock of golden-file tests.
@@ -83,13 +123,16 @@ func newTestEnv(t *testing.T, stdin string) *testEnv {
 	t.Helper()
 	te := &testEnv{vars: map[string]string{"TOKENREFRESH_CONFIG_DIR": t.TempDir()}}
 	te.env = env{
-		stdin:      strings.NewReader(stdin),
-		stdout:     &te.out,
-		stderr:     &te.errOut,
-		getenv:     func(k string) string { return te.vars[k] },
-		now:        func() time.Time { return fixedNow },
-		sleep:      sleep,
-		isTerminal: func(any) bool { return false },
+		stdin:         strings.NewReader(stdin),
+		stdout:        &te.out,
+		stderr:        &te.errOut,
+		getenv:        func(k string) string { return te.vars[k] },
+		now:           func() time.Time { return fixedNow },
+		sleep:         sleep,
+		isTerminal:    func(any) bool { return false },
+		buildInfo:     testBuild,
+		revokeTimeout: revokeTimeout,
+		noticeDelay:   noticeDelay,
 	}
 	return te
 }
@@ -99,6 +142,21 @@ func (te *testEnv) run(t *testing.T, args ...string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return te.env.run(ctx, args)
+}
+
+// login logs alice in to srv's JSON API with a file store, as a user would
+// with TOKENREFRESH_PASSWORD, and fails the test unless it works.
+func (te *testEnv) login(t *testing.T, base string, extra ...string) {
+	t.Helper()
+	te.vars["TOKENREFRESH_PASSWORD"] = "wonderland"
+	defer delete(te.vars, "TOKENREFRESH_PASSWORD")
+	args := append([]string{"login", "--login-url", base + "/auth/login", "--refresh-url", base + "/auth/refresh",
+		"--logout-url", base + "/auth/logout", "--username", "alice", "--store", "file"}, extra...)
+	if code := te.run(t, args...); code != exitOK {
+		t.Fatalf("login = %d: %s", code, te.errOut.String())
+	}
+	te.out.Reset()
+	te.errOut.Reset()
 }
 
 // golden compares got with testdata/name, or rewrites it with -update.

@@ -7,12 +7,6 @@ import (
 	"strings"
 )
 
-// stringsFlag is a repeatable string flag.
-type stringsFlag []string
-
-func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
-func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
-
 // originOf returns scheme://host[:port] of raw with the scheme and host
 // lowercased and a default port dropped; "" when raw is no absolute
 // http(s) URL.

@@ -17,6 +17,12 @@ const (
 	modeJSON   = "json"   // in-house JSON login/refresh API
 )
 
+// OAuth2 client authentication styles (--auth-style).
+const (
+	authStyleBasic = "basic" // HTTP Basic (RFC 6749 section 2.3.1), the default
+	authStyleForm  = "form"  // client_id and client_secret in the form body
+)
+
 // profile is what "login" saves so that later commands need no flags. It
 // never holds a secret: the client secret is read from a file (whose path is
 // kept) or from the environment, and the password is never stored.
@@ -29,6 +35,9 @@ type profile struct {
 	ClientID         string   `json:"client_id,omitempty"`
 	ClientSecretFile string   `json:"client_secret_file,omitempty"`
 	Scopes           []string `json:"scopes,omitempty"`
+	// AuthStyle is how the client authenticates: basic (also when
+	// empty, as in profiles saved before it existed) or form.
+	AuthStyle string `json:"auth_style,omitempty"`
 
 	// JSON mode.
 	LoginURL   string `json:"login_url,omitempty"`
@@ -143,6 +152,11 @@ func (p *profile) validate() error {
 		}
 	default:
 		return fmt.Errorf("unknown mode %q", p.Mode)
+	}
+	switch p.AuthStyle {
+	case "", authStyleBasic, authStyleForm:
+	default:
+		return fmt.Errorf("unknown auth_style %q", p.AuthStyle)
 	}
 	if p.Username == "" {
 		return errors.New("profile without username")

@@ -1,85 +1,95 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
-// progressInterval is how often the progress line is redrawn.
-const progressInterval = 250 * time.Millisecond
+// progressRedraw is the shortest time between two redraws of the progress
+// bar: at most ten a second, however fast the bytes come.
+const progressRedraw = 100 * time.Millisecond
 
-// progress counts bytes written through it and redraws one status line
-// ("12.0 MiB  3.1 MiB/s") on a terminal until stop is called, except while
-// hold reports true (a password prompt is on the line). Write is safe for
-// concurrent use.
-type progress struct {
-	w     io.Writer
-	now   func() time.Time
-	hold  func() bool
-	start time.Time
-	n     atomic.Int64
-	quit  chan struct{}
-	wg    sync.WaitGroup
+// download is the progress bar of "get -o FILE" on a terminal. For one URL
+// whose response says its Content-Length it shows bytes of total, percent,
+// rate and time left; otherwise (several URLs, fetched a few at a time, or
+// no length) bytes received, rate and time spent. It counts body bytes as
+// they arrive (Write), from any number of concurrent fetches, and does not
+// draw while hold reports true (a password prompt is on the line). finish
+// clears it.
+type download struct {
+	w      io.Writer
+	single bool
+	hold   func() bool
+	// held counts bytes received while hold was true, added at the next
+	// draw.
+	held atomic.Int64
+
+	mu sync.Mutex // guards bar
+	// bar is nil until the first response arrives.
+	bar *progressbar.ProgressBar
 }
 
-func startProgress(w io.Writer, now func() time.Time, hold func() bool) *progress {
-	p := &progress{w: w, now: now, hold: hold, start: now(), quit: make(chan struct{})}
-	p.wg.Go(p.loop)
-	return p
+var _ io.Writer = (*download)(nil)
+
+// newDownload returns the progress of a download of one URL (single) or
+// several to w. Nothing is drawn before the first response.
+func newDownload(w io.Writer, single bool, hold func() bool) *download {
+	return &download{w: w, single: single, hold: hold}
 }
 
-// Write counts b; it never fails.
-func (p *progress) Write(b []byte) (int, error) {
-	p.n.Add(int64(len(b)))
+// response starts the bar when the first response's head arrives; length
+// is its Content-Length, -1 when unknown.
+func (d *download) response(length int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bar != nil {
+		return
+	}
+	if !d.single || length <= 0 {
+		length = -1
+	}
+	d.bar = progressbar.NewOptions64(length,
+		progressbar.OptionSetWriter(d.w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(progressRedraw),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSpinnerType(14),
+		// Redraw only when bytes arrive: no goroutine of the bar's own
+		// to outlive the command.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+	)
+}
+
+func (d *download) current() *progressbar.ProgressBar {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.bar
+}
+
+// Write counts len(b) received bytes; it never fails.
+func (d *download) Write(b []byte) (int, error) {
+	n := int64(len(b))
+	bar := d.current()
+	if bar == nil || d.hold() {
+		d.held.Add(n)
+		return len(b), nil
+	}
+	_ = bar.Add64(n + d.held.Swap(0))
 	return len(b), nil
 }
 
-func (p *progress) loop() {
-	t := time.NewTicker(progressInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if !p.hold() {
-				p.draw()
-			}
-		case <-p.quit:
-			return
-		}
+// finish clears the bar from the terminal.
+func (d *download) finish() {
+	if bar := d.current(); bar != nil {
+		_ = bar.Finish() // draws the end, which OptionClearOnFinish clears
 	}
-}
-
-func (p *progress) draw() {
-	n := p.n.Load()
-	rate := 0.0
-	if secs := p.now().Sub(p.start).Seconds(); secs > 0 {
-		rate = float64(n) / secs
-	}
-	fmt.Fprintf(p.w, "\r%10s  %10s/s ", formatBytes(float64(n)), formatBytes(rate))
-}
-
-// stop ends the redraw loop and leaves the final figures on their own line.
-func (p *progress) stop() {
-	close(p.quit)
-	p.wg.Wait()
-	p.draw()
-	fmt.Fprintln(p.w)
-}
-
-// formatBytes renders n bytes with a binary unit: "512 B", "1.5 KiB".
-func formatBytes(n float64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	suffixes := "KMGTPE"
-	i := -1
-	for n >= unit && i < len(suffixes)-1 {
-		n /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", n, suffixes[i])
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,6 +121,18 @@ func (s *screen) waitFor(t *testing.T, want string) {
 	t.Fatalf("the terminal never showed %q; it shows %q", want, s.String())
 }
 
+// waitForCount waits until the screen shows want n times, or fails the
+// test after a generous timeout.
+func (s *screen) waitForCount(t *testing.T, want string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if strings.Count(s.String(), want) >= n {
+			return
+		}
+	}
+	t.Fatalf("the terminal never showed %q %d times; it shows %q", want, n, s.String())
+}
+
 // TestReloginPromptInterrupted runs the real binary at the re-login
 // prompt on a terminal and stops it there with Ctrl-C (typed, so the
 // terminal sends SIGINT) or SIGTERM. It must exit at once with 130 or 143,
@@ -165,7 +178,7 @@ func TestReloginPromptInterrupted(t *testing.T) {
 				<-exited
 			})
 
-			scr.waitFor(t, "Password for alice: ")
+			scr.waitFor(t, "Password for alice at 127.0.0.1:")
 			if echoOn(t, tty) {
 				t.Fatal("the terminal echoes at the password prompt")
 			}
@@ -261,7 +274,7 @@ func TestReloginPromptAsksOnceThenLogsIn(t *testing.T) {
 			code := make(chan int, 1)
 			go func() { code <- te.env.run(t.Context(), tc.args(srv.URL)) }()
 
-			scr.waitFor(t, "Password for alice: ")
+			scr.waitFor(t, "Password for alice at 127.0.0.1:")
 			if echoOn(t, tty) {
 				t.Fatal("the terminal echoes at the password prompt")
 			}
@@ -294,4 +307,121 @@ func TestReloginPromptAsksOnceThenLogsIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPromptAsksAgainAfterAWrongPassword: on a terminal a password the
+// server rejects is asked again, up to 3 times, and the prompt names the
+// user and the server. For a re-login (token after logout) the second try
+// is right; for login all three are wrong and it fails with exit 1.
+func TestPromptAsksAgainAfterAWrongPassword(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		args   func(base string) []string
+		typed  []string
+		want   int
+		logins int64 // failed logins the server must see
+	}{
+		{"re-login", func(string) []string { return []string{"token"} }, []string{"wrong", "wonderland"}, exitOK, 1},
+		{"login", func(base string) []string {
+			return []string{"login", "--profile", "fresh", "--login-url", base + "/auth/login", "--refresh-url", base + "/auth/refresh",
+				"--username", "alice", "--store", "file"}
+		}, []string{"wrong", "worse", "worst"}, exitError, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startDemo(t, 0, 0)
+			te := newTestEnv(t, "")
+			te.login(t, srv.URL)
+			if code := te.run(t, "logout"); code != exitOK {
+				t.Fatalf("logout = %d: %s", code, te.errOut.String())
+			}
+			master, tty := openPTY(t)
+			scr := watch(master)
+			te.out.Reset()
+			te.stdin, te.stderr, te.isTerminal = tty, tty, isTerminal
+			code := make(chan int, 1)
+			go func() { code <- te.env.run(t.Context(), tc.args(srv.URL)) }()
+
+			prompt := "Password for alice at " + strings.TrimPrefix(srv.URL, "http://") + ": "
+			for i, pw := range tc.typed {
+				scr.waitForCount(t, prompt, i+1)
+				if _, err := master.Write([]byte(pw + "\r")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case c := <-code:
+				if c != tc.want {
+					t.Errorf("%q = %d, want %d; the terminal shows %q", tc.args(srv.URL), c, tc.want, scr.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("still running 30s after the last password; the terminal shows %q", scr.String())
+			}
+			shown := scr.String()
+			if n := strings.Count(shown, prompt); n != len(tc.typed) {
+				t.Errorf("asked %d times, want %d; the terminal shows %q", n, len(tc.typed), shown)
+			}
+			if n := strings.Count(shown, "try again"); n != min(int(tc.logins), maxPasswordTries-1) {
+				t.Errorf("%d 'try again' notes; the terminal shows %q", n, shown)
+			}
+			if st := srv.Counters(); st.FailedLogins != tc.logins {
+				t.Errorf("server saw %d failed logins, want %d", st.FailedLogins, tc.logins)
+			}
+			if !echoOn(t, tty) {
+				t.Error("the terminal does not echo after the prompt")
+			}
+		})
+	}
+}
+
+// TestE2EProgressBar runs "get -o FILE" with a terminal as stderr: a
+// progress bar with percent, bytes of the total and rate is drawn and
+// cleared at the end; with --quiet nothing is drawn.
+func TestE2EProgressBar(t *testing.T) {
+	t.Parallel()
+	srv := startDemo(t, 0, 0)
+	c := newCLI(t)
+	c.must(exitOK, "wonderland\n", nil, loginArgs(modeJSON, srv.URL)...)
+	for _, quiet := range []bool{false, true} {
+		master, tty := openPTY(t)
+		scr := watch(master)
+		out := filepath.Join(c.dir, "large.bin")
+		args := []string{"get", "-o", out, srv.URL + "/api/large?bytes=3000000"}
+		if quiet {
+			args = append(args, "--quiet")
+		}
+		cmd := exec.Command(c.bin, args...)
+		cmd.Env, cmd.Stderr = c.env, tty
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%q: %v; the terminal shows %q", args, err, scr.String())
+		}
+		if fi, err := os.Stat(out); err != nil || fi.Size() != 3000000 {
+			t.Fatalf("downloaded file: %v, %v", fi, err)
+		}
+		if quiet {
+			if got := scr.String(); got != "" {
+				t.Errorf("--quiet drew %q", got)
+			}
+			continue
+		}
+		// The command has ended; the screen may still be catching up.
+		scr.waitUntil(t, "a progress bar, cleared", func(shown string) bool {
+			cleared := strings.HasSuffix(shown, "\r") && strings.Trim(shown[strings.LastIndex(strings.TrimSuffix(shown, "\r"), "\r")+1:], " \r") == ""
+			return strings.Contains(shown, "%") && strings.Contains(shown, "/2.9 MiB") && strings.Contains(shown, "/s") && cleared
+		})
+	}
+}
+
+// waitUntil waits until the screen satisfies ok, or fails the test after a
+// generous timeout.
+func (s *screen) waitUntil(t *testing.T, what string, ok func(shown string) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if ok(s.String()) {
+			return
+		}
+	}
+	t.Fatalf("the terminal never showed %s; it shows %q", what, s.String())
 }

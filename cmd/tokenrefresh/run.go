@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -21,6 +22,17 @@ const (
 	exitUsage   = 2 // bad flags or arguments
 	exitReauth  = 3 // a new login is needed and no password is available
 	exitHTTPErr = 4 // a fetched URL answered with a status >= 400
+)
+
+// Waits on the network that a command bounds or announces.
+const (
+	// revokeTimeout bounds the revocation on the server at logout, and of
+	// the previous session at login: the local tokens are gone by then,
+	// so the server's answer is worth only a short wait.
+	revokeTimeout = 10 * time.Second
+	// noticeDelay is how long a command waits on the network before it
+	// says on a terminal what it waits for.
+	noticeDelay = time.Second
 )
 
 // env is everything a command reads from the outside world. run fills it
@@ -39,8 +51,15 @@ type env struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// isTerminal reports whether a stream is an interactive terminal.
 	isTerminal func(any) bool
+	// buildInfo reads the executable's build information, as
+	// runtime/debug.ReadBuildInfo does.
+	buildInfo func() (*debug.BuildInfo, bool)
+	// revokeTimeout and noticeDelay are the constants of the same names;
+	// tests shorten them.
+	revokeTimeout time.Duration
+	noticeDelay   time.Duration
 	// prompting is set while a password prompt waits, so that a progress
-	// line does not draw over it.
+	// bar does not draw over it.
 	prompting atomic.Bool
 }
 
@@ -48,88 +67,64 @@ type env struct {
 // process exit code. Errors are printed once, here, as one line on stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{
-		stdin:      stdin,
-		stdout:     stdout,
-		stderr:     stderr,
-		getenv:     os.Getenv,
-		now:        time.Now,
-		sleep:      sleep,
-		isTerminal: isTerminal,
+		stdin:         stdin,
+		stdout:        stdout,
+		stderr:        stderr,
+		getenv:        os.Getenv,
+		now:           time.Now,
+		sleep:         sleep,
+		isTerminal:    isTerminal,
+		buildInfo:     debug.ReadBuildInfo,
+		revokeTimeout: revokeTimeout,
+		noticeDelay:   noticeDelay,
 	}
 	return e.run(ctx, args)
 }
 
-// command is one subcommand: parse turns arguments into a runnable action.
-type command struct {
-	name    string
-	summary string
-	parse   func(e *env, args []string) (func(context.Context) error, error)
-}
-
-func commands() []command {
-	return []command{
-		{"login", "log in and save a profile", parseLogin},
-		{"get", "fetch URLs through the refreshing transport", parseGet},
-		{"status", "show the profile and token expiry (never a token)", parseStatus},
-		{"token", "print a valid access token for scripts", parseToken},
-		{"logout", "revoke on the server and delete the stored tokens", parseLogout},
-		{"demo", "watch refresh, rotation and re-login against a built-in server", parseDemo},
-		{"serve-demo", "run the demo server on its own", parseServeDemo},
-	}
-}
-
 func (e *env) run(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, topUsage())
-		return exitUsage
+	return e.execute(ctx, newRootCmd(e, runners{}), args)
+}
+
+// execute runs the command tree root on args.
+func (e *env) execute(ctx context.Context, root *cobra.Command, args []string) int {
+	// A non-nil slice: with nil, cobra would read os.Args.
+	root.SetArgs(append([]string{}, longFlagArgs(root, args)...))
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd == nil {
+		cmd = root
 	}
-	name := args[0]
-	switch name {
-	case "-h", "-help", "--help", "help":
-		if name == "help" && len(args) > 1 {
-			return e.run(ctx, []string{args[1], "--help"})
-		}
-		fmt.Fprint(e.stdout, topUsage())
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name != name {
-			continue
-		}
-		action, err := c.parse(e, args[1:])
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		if err != nil {
-			fmt.Fprintf(e.stderr, "tokenrefresh %s: %v (see 'tokenrefresh %s --help')\n", name, err, name)
-			return exitUsage
-		}
-		return e.report(ctx, name, action(ctx))
-	}
-	fmt.Fprintf(e.stderr, "tokenrefresh: unknown command %q (see 'tokenrefresh --help')\n", name)
-	return exitUsage
+	return e.report(ctx, cmd.CommandPath(), err)
 }
 
 // report prints err (if any) as one line and maps it to an exit code. A
 // command that failed because SIGINT or SIGTERM arrived exits 130 or 143.
+// name is the command's path, such as "tokenrefresh get".
 func (e *env) report(ctx context.Context, name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
 	if in := interruption(ctx, err); in != nil {
-		fmt.Fprintf(e.stderr, "tokenrefresh %s: interrupted\n", name)
+		fmt.Fprintf(e.stderr, "%s: interrupted\n", name)
 		return in.exitCode()
+	}
+	if errors.Is(err, errShownUsage) {
+		return exitUsage
 	}
 	code := exitCode(err)
 	msg := oneLine(err.Error())
-	if code == exitReauth {
+	switch {
+	case code == exitUsage:
+		msg += fmt.Sprintf(" (see '%s --help')", name)
+	case errors.Is(err, errEnvPasswordRejected):
+		msg = "re-login needed, and the server rejected the password in TOKENREFRESH_PASSWORD; correct it, or run `tokenrefresh login`"
+	case code == exitReauth:
 		if errors.Is(err, errNoPassword) {
 			// The chain only repeats "re-authentication required".
 			msg = "re-login needed and no password available non-interactively"
 		}
 		msg += "; run `tokenrefresh login` (or set TOKENREFRESH_PASSWORD)"
 	}
-	fmt.Fprintf(e.stderr, "tokenrefresh %s: %s\n", name, msg)
+	fmt.Fprintf(e.stderr, "%s: %s\n", name, msg)
 	return code
 }
 
@@ -137,45 +132,6 @@ func (e *env) report(ctx context.Context, name string, err error) int {
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
-
-func topUsage() string {
-	var b strings.Builder
-	b.WriteString(`tokenrefresh keeps an OAuth2 or JSON-API session fresh: it renews the access
-token on expiry or on a 401, rotates and saves the refresh token before use,
-and logs in again when it must.
-
-Usage:
-  tokenrefresh <command> [flags] [args]
-
-Commands:
-`)
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-11s %s\n", c.name, c.summary)
-	}
-	b.WriteString(`
-Run 'tokenrefresh <command> --help' for a command's flags.
-` + sharedHelp)
-	return b.String()
-}
-
-// sharedHelp documents exit codes and environment for every help text.
-const sharedHelp = `
-Exit codes:
-  0  success
-  1  error
-  2  usage error (bad flags or arguments)
-  3  re-login needed and no password available non-interactively
-     (set TOKENREFRESH_PASSWORD, or run 'tokenrefresh login')
-  4  HTTP error: a fetched URL answered with a status >= 400
-  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM
-
-Environment:
-  TOKENREFRESH_CONFIG_DIR    state directory (default: the user config
-                             directory + /tokenrefresh)
-  TOKENREFRESH_PASSWORD      password for login and automatic re-login
-  TOKENREFRESH_CLIENT_SECRET OAuth2 client secret
-  TOKENREFRESH_DEBUG         if set, log token events (never tokens) to stderr
-`
 
 // isTerminal reports whether f is an *os.File attached to a terminal.
 func isTerminal(f any) bool {

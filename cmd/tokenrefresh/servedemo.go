@@ -8,17 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 )
 
-const serveDemoUsage = `Usage:
-  tokenrefresh serve-demo [--addr 127.0.0.1:8080] [--access-ttl 15m] [--refresh-ttl 12h]
-
-Runs the demo API and authorization server on a loopback address until
-interrupted: the fake server of the Go test kit
-github.com/tokenrefresh/tokenrefresh/tokensource/authtest, for tests
-that drive it from another process. The first line on stdout is its base
-URL; token events (never token values) are logged to stderr.
+const serveDemoLong = `Runs the demo API and authorization server on a loopback address until
+Ctrl-C or SIGTERM stops it (exit 0: that is how it ends): the fake server
+of the Go test kit github.com/tokenrefresh/tokenrefresh/tokensource/authtest,
+for tests that drive it from another process. The first line on stdout is
+its base URL; token events (never token values) are logged to stderr.
 
 Endpoints: POST /auth/login, /auth/refresh, /auth/logout (JSON API);
 POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009); GET /api/profile,
@@ -62,26 +61,35 @@ type serveDemoOptions struct {
 	env        *env
 }
 
-func parseServeDemo(e *env, args []string) (func(context.Context) error, error) {
+func newServeDemoCmd(e *env, runF func(context.Context, *serveDemoOptions) error) *cobra.Command {
 	o := &serveDemoOptions{env: e}
-	fs := newFlagSet("serve-demo")
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "loopback `address` to listen on (port 0 picks a free one)")
-	fs.DurationVar(&o.accessTTL, "access-ttl", authtest.DefaultAccessTTL, "access token `lifetime`")
-	fs.DurationVar(&o.refreshTTL, "refresh-ttl", authtest.DefaultRefreshTTL, "refresh token `lifetime`")
-	fs.StringVar(&o.usersFile, "users-file", "", "`file` of user:password lines (default: alice:wonderland)")
-	fs.Var(&o.users, "user", "a `name:password` user; repeat for more (default: alice:wonderland)")
-	fs.StringVar(&o.clientID, "client-id", "", "OAuth2 client `id` to require; the secret comes from TOKENREFRESH_CLIENT_SECRET (default: any client)")
-	if err := parseFlags(e, fs, serveDemoUsage, args); err != nil {
-		return nil, err
+	c := &cobra.Command{
+		Use:                   "serve-demo [--addr 127.0.0.1:8080] [--access-ttl 15m] [--refresh-ttl 12h]",
+		DisableFlagsInUseLine: true,
+		Short:                 "run the demo server on its own",
+		Long:                  serveDemoLong,
+		Annotations:           map[string]string{noProfile: "true"},
+		Args:                  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.accessTTL < time.Second || o.refreshTTL < time.Second {
+				// expires_in is sent in whole seconds.
+				return usageErr("--access-ttl and --refresh-ttl must be at least 1s")
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return o.run(c.Context())
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if o.accessTTL < time.Second || o.refreshTTL < time.Second {
-		// expires_in is sent in whole seconds.
-		return nil, fmt.Errorf("--access-ttl and --refresh-ttl must be at least 1s")
-	}
-	return o.run, nil
+	f := c.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "loopback `address` to listen on (port 0 picks a free one)")
+	f.DurationVar(&o.accessTTL, "access-ttl", authtest.DefaultAccessTTL, "access token `lifetime`")
+	f.DurationVar(&o.refreshTTL, "refresh-ttl", authtest.DefaultRefreshTTL, "refresh token `lifetime`")
+	f.StringVar(&o.usersFile, "users-file", "", "`file` of user:password lines (default: alice:wonderland)")
+	f.Var(&o.users, "user", "a `name:password` user; repeat for more (default: alice:wonderland)")
+	f.StringVar(&o.clientID, "client-id", "", "OAuth2 client `id` to require; the secret comes from TOKENREFRESH_CLIENT_SECRET (default: any client)")
+	_ = c.MarkFlagFilename("users-file")
+	return c
 }
 
 func (o *serveDemoOptions) run(ctx context.Context) error {
@@ -134,6 +142,9 @@ func (o *serveDemoOptions) run(ctx context.Context) error {
 type userFlag map[string]string
 
 func (u *userFlag) String() string { return "" } // never print passwords
+
+// Type names the value in help and errors.
+func (u *userFlag) Type() string { return "name:password" }
 
 func (u *userFlag) Set(v string) error {
 	name, pw, ok := strings.Cut(v, ":")

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tokenrefresh/tokenrefresh/storage"
@@ -19,10 +18,22 @@ import (
 // keyringService is the OS keyring service name for every profile.
 const keyringService = "tokenrefresh"
 
-// closeTimeout bounds how long a command waits at exit for an in-flight
-// refresh to be saved. It runs even after Ctrl-C: abandoning a rotation
-// half-way would lose the session.
+// closeTimeout bounds how long a command that ran its course waits at exit
+// for an in-flight refresh to be saved (announced on a terminal after a
+// second).
 const closeTimeout = 30 * time.Second
+
+// cutShortGrace bounds that wait when the command was cut short by SIGINT,
+// SIGTERM or --timeout. Source.Close with an ending context abandons a
+// refresh that has not sent its refresh token yet (it costs nothing) and
+// lets one run on that has: that refresh is still worth its save, since
+// the rotated refresh token it brings back is the session. Its answer, once
+// arrived, is saved in milliseconds (a file write and fsync, a keyring
+// call); a refresh still waiting for the server is not worth holding the
+// user for, because the intent it recorded before sending makes the next
+// command log in instead of replaying a refresh token that may be spent.
+// Half a second keeps Ctrl-C's exit within a second.
+const cutShortGrace = 500 * time.Millisecond
 
 // session is an opened profile: its store and a token source over it.
 type session struct {
@@ -33,10 +44,12 @@ type session struct {
 	backend string
 	grant   tokensource.Grant
 	src     *tokensource.Source
-	// typed is the password typed at this command's re-login prompt
-	// (see relogin), nil until then. The grant reads it from inside the
-	// Source's refresh.
-	typed atomic.Pointer[string]
+	// pw supplies the password of a login the Source runs by itself, and
+	// remembers one the server rejected.
+	pw *passwords
+	// reloggedIn is set once relogin, in the command's flow, logged in
+	// with a typed password.
+	reloggedIn bool
 }
 
 // openStore opens the token store: mode is auto, keyring or file. When
@@ -56,7 +69,7 @@ func openStore(ctx context.Context, dir, mode string, onFallback func(error)) (s
 
 // openProfile loads the profile named in c and opens the store its session
 // lives in, without building a token source.
-func (e *env) openProfile(ctx context.Context, c common) (*session, error) {
+func (e *env) openProfile(ctx context.Context, c globalOptions) (*session, error) {
 	dir, err := e.configDir(c.configDir)
 	if err != nil {
 		return nil, err
@@ -74,17 +87,19 @@ func (e *env) openProfile(ctx context.Context, c common) (*session, error) {
 
 // openSession loads the profile named in c and builds its token source.
 // The source logs in again by itself only with a password it already has
-// (see passwordFunc); a prompt happens in the command's flow (see relogin).
-func (e *env) openSession(ctx context.Context, c common) (*session, error) {
+// (see passwords); a prompt happens in the command's flow (see relogin).
+func (e *env) openSession(ctx context.Context, c globalOptions) (*session, error) {
 	s, err := e.openProfile(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	s.grant, err = e.newGrant(s.prof, "", s.passwordFunc(e))
+	s.pw = &passwords{env: e.getenv("TOKENREFRESH_PASSWORD")}
+	s.grant, err = e.newGrant(s.prof, "", s.pw.get)
 	if err != nil {
 		return nil, err
 	}
-	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key, Now: e.now, Logger: e.logger()}
+	s.src = &tokensource.Source{Grant: s.grant, Store: s.store, Key: s.prof.Key, Now: e.now,
+		Logger: e.logger(), OnEvent: s.pw.observe}
 	return s, nil
 }
 
@@ -100,25 +115,44 @@ func (e *env) logger() *slog.Logger {
 // withSession opens the session of profile c, runs fn with it, and closes
 // it (saving any refresh in flight) whatever fn returned; fn's error wins
 // over the close error.
-func (e *env) withSession(ctx context.Context, c common, fn func(context.Context, *session) error) (err error) {
+func (e *env) withSession(ctx context.Context, c globalOptions, fn func(context.Context, *session) error) (err error) {
 	s, err := e.openSession(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := s.close(ctx); err == nil {
+		if cerr := e.closeSession(ctx, s); err == nil {
 			err = cerr
 		}
 	}()
-	return fn(ctx, s)
+	err = fn(ctx, s)
+	if s.pw.envRejected() && exitCode(err) == exitReauth {
+		// Say what failed: the password given, not its absence.
+		err = errEnvPasswordRejected
+	}
+	return err
 }
 
-// close waits for in-flight refresh work to be saved, even when ctx was
-// cancelled by a signal.
-func (s *session) close(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+// closeSession waits for in-flight refresh work to be saved: up to
+// closeTimeout when the command ran its course, and only cutShortGrace
+// once ctx has ended (SIGINT, SIGTERM, --timeout), also when it ends
+// during the wait. A wait of over a second is announced on a terminal.
+func (e *env) closeSession(ctx context.Context, s *session) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
-	if err := s.src.Close(ctx); err != nil {
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(cutShortGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-cctx.Done():
+		}
+	})
+	defer stopGrace()
+	stop := e.waitNotice("saving the session: waiting for a token refresh to finish…")
+	defer stop()
+	if err := s.src.Close(cctx); err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
 	return nil
@@ -133,7 +167,12 @@ func (e *env) newGrant(p *profile, password string, pw func(context.Context) (st
 		if err != nil {
 			return nil, err
 		}
+		style := tokensource.AuthBasic
+		if p.AuthStyle == authStyleForm {
+			style = tokensource.AuthForm
+		}
 		return &tokensource.PasswordGrant{
+			AuthStyle:    style,
 			TokenURL:     p.TokenURL,
 			RevokeURL:    p.RevokeURL,
 			ClientID:     p.ClientID,

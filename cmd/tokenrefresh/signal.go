@@ -29,8 +29,10 @@ func (i *interrupted) exitCode() int {
 
 // notifyContext is signal.NotifyContext for SIGINT and SIGTERM whose
 // cancellation cause is an *interrupted naming the signal, so the exit
-// code can tell Ctrl-C from SIGTERM. stop releases the signals and cancels
-// the context.
+// code can tell Ctrl-C from SIGTERM. After the first signal it stops
+// catching them, so a second Ctrl-C ends the process at once (the first
+// one already restored the terminal). stop releases the signals and
+// cancels the context.
 func notifyContext(parent context.Context) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	sigs := make(chan os.Signal, 1)
@@ -41,6 +43,7 @@ func notifyContext(parent context.Context) (ctx context.Context, stop func()) {
 		select {
 		case s := <-sigs:
 			cancel(&interrupted{sig: s})
+			signal.Stop(sigs)
 		case <-ctx.Done():
 		}
 	}()

@@ -9,41 +9,52 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tokenrefresh/tokenrefresh/storage"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
-const statusUsage = `Usage:
-  tokenrefresh status [--json] [flags]
+const statusLong = `Shows, as 'gh auth status' does, the profile, the user and server, the
+token store, when the access and refresh tokens expire (relative times:
+"in 13m", "expired 2h ago") and what the next command will do with the
+session: use the access token, refresh it, or log in again. It reads the
+stored session only: no network, and never a token.
 
-Shows the profile, the token store it uses, and when the access and refresh
-tokens expire. It reads the stored session only: no network, and never a
-token. "Session" is one of: active, refresh due (the next command refreshes
-the access token), login needed (the refresh token is gone, expired,
-rejected by the server, or was sent in a refresh that was interrupted before
-its answer was saved, so it may be spent), or not logged in. When the
-server's clock differs from this machine's by 2 seconds or more (measured
-from the Date header of its last answer), the difference is shown.
+"Session" is one of: active, refresh due (the next command refreshes the
+access token), login needed (the refresh token is gone, expired, rejected
+by the server, or was sent in a refresh that was interrupted before its
+answer was saved, so it may be spent), or not logged in. When the server's
+clock differs from this machine's by 2 seconds or more (measured from the
+Date header of its last answer), the difference is shown.
+
+--json prints the same as JSON with absolute times (RFC 3339, UTC); its
+fields are only ever added to, never renamed or removed.
 `
 
 type statusOptions struct {
-	common
-	json bool
+	*globalOptions
 	env  *env
+	json bool
 }
 
-func parseStatus(e *env, args []string) (func(context.Context) error, error) {
-	o := &statusOptions{env: e}
-	fs := newFlagSet("status")
-	o.register(fs)
-	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
-	if err := parseFlags(e, fs, statusUsage, args); err != nil {
-		return nil, err
+func newStatusCmd(e *env, g *globalOptions, runF func(context.Context, *statusOptions) error) *cobra.Command {
+	o := &statusOptions{globalOptions: g, env: e}
+	c := &cobra.Command{
+		Use:                   "status [--json]",
+		DisableFlagsInUseLine: true,
+		Short:                 "show the profile, store, token expiry and next step (never a token)",
+		Long:                  statusLong,
+		Args:                  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return o.run(c.Context())
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return o.run, nil
+	c.Flags().BoolVar(&o.json, "json", false, "print JSON instead of text")
+	return c
 }
 
 // statusReport is the --json output. It has no field that could hold a
@@ -62,11 +73,23 @@ type statusReport struct {
 	Reason string `json:"reason,omitempty"`
 	// ClockSkewSeconds is the server's clock minus ours, when measured.
 	ClockSkewSeconds int64 `json:"clock_skew_seconds,omitempty"`
+	// Next is what the next command does with the session: "use" the
+	// access token, "refresh" it, or "login" again.
+	Next string `json:"next"`
+	// host is the server's host[:port], for the text form.
+	host string
 }
+
+// What the next command does with the session (statusReport.Next).
+const (
+	nextUse     = "use"
+	nextRefresh = "refresh"
+	nextLogin   = "login"
+)
 
 func (o *statusOptions) run(ctx context.Context) error {
 	e := o.env
-	s, err := e.openProfile(ctx, o.common)
+	s, err := e.openProfile(ctx, *o.globalOptions)
 	if err != nil {
 		return err
 	}
@@ -107,6 +130,8 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 		Server:   s.prof.TokenURL,
 		Store:    s.backend,
 		Session:  "not logged in",
+		Next:     nextLogin,
+		host:     s.prof.host(),
 	}
 	if s.prof.Mode == modeJSON {
 		r.Server = s.prof.LoginURL
@@ -123,11 +148,11 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 	case tok.RefreshRejected():
 		r.Session, r.Reason = "login needed", "the server rejected the refresh token"
 	case tok.AccessToken != "" && !tok.ExpiredAt(now):
-		r.Session = "active"
+		r.Session, r.Next = "active", nextUse
 	case pending:
 		r.Session, r.Reason = "login needed", "a refresh was interrupted before its answer was saved; the refresh token may be spent"
 	case !tok.RefreshExpiredAt(now):
-		r.Session = "refresh due"
+		r.Session, r.Next = "refresh due", nextRefresh
 	default:
 		r.Session, r.Reason = "login needed", "the refresh token is missing or expired"
 	}
@@ -142,45 +167,89 @@ func utcPtr(t time.Time) *time.Time {
 	return &u
 }
 
+// writeText writes the human form:
+//
+//	Profile default (json mode)
+//	  ✓ Logged in to auth.example.com as alice
+//	  - Server:         https://auth.example.com/auth/login
+//	  - Store:          file
+//	  - Session:        active
+//	  - Access token:   expires in 14m
+//	  - Refresh token:  expires in 11h
+//	  - Next command:   uses the access token
 func (r *statusReport) writeText(w io.Writer, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Profile:\t%s\n", r.Profile)
-	fmt.Fprintf(tw, "Mode:\t%s\n", r.Mode)
-	fmt.Fprintf(tw, "User:\t%s\n", r.Username)
-	fmt.Fprintf(tw, "Server:\t%s\n", r.Server)
-	fmt.Fprintf(tw, "Store:\t%s\n", r.Store)
-	if r.Reason != "" {
-		fmt.Fprintf(tw, "Session:\t%s (%s)\n", r.Session, r.Reason)
-	} else {
-		fmt.Fprintf(tw, "Session:\t%s\n", r.Session)
+	fmt.Fprintf(w, "Profile %s (%s mode)\n", r.Profile, r.Mode)
+	switch r.Session {
+	case "active", "refresh due":
+		fmt.Fprintf(w, "  ✓ Logged in to %s as %s\n", r.host, r.Username)
+	case "login needed":
+		fmt.Fprintf(w, "  X Login needed at %s for %s: %s\n", r.host, r.Username, r.Reason)
+	default:
+		fmt.Fprintf(w, "  X Not logged in to %s as %s\n", r.host, r.Username)
 	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  - Server:\t%s\n", r.Server)
+	fmt.Fprintf(tw, "  - Store:\t%s\n", r.Store)
+	fmt.Fprintf(tw, "  - Session:\t%s\n", r.Session)
 	if r.Session != "not logged in" {
-		fmt.Fprintf(tw, "Access token:\t%s\n", describeExpiry(r.AccessExpiry, now))
+		fmt.Fprintf(tw, "  - Access token:\t%s\n", describeExpiry(r.AccessExpiry, now, "used until the server rejects it"))
 		refresh := "none"
 		if r.HasRefreshToken {
-			refresh = describeExpiry(r.RefreshExpiry, now)
+			refresh = describeExpiry(r.RefreshExpiry, now, "no expiry given")
 		}
-		fmt.Fprintf(tw, "Refresh token:\t%s\n", refresh)
+		fmt.Fprintf(tw, "  - Refresh token:\t%s\n", refresh)
 	}
 	if skew := time.Duration(r.ClockSkewSeconds) * time.Second; skew >= 2*time.Second || skew <= -2*time.Second {
 		way := "ahead of"
 		if skew < 0 {
 			way, skew = "behind", -skew
 		}
-		fmt.Fprintf(tw, "Server clock:\t%s %s this machine's\n", skew, way)
+		fmt.Fprintf(tw, "  - Server clock:\t%s %s this machine's\n", skew, way)
 	}
+	fmt.Fprintf(tw, "  - Next command:\t%s\n", describeNext(r.Next))
 	return tw.Flush()
 }
 
-// describeExpiry renders an expiry such as
-// "expires 2026-01-02T15:04:05Z (in 14m59s)".
-func describeExpiry(t *time.Time, now time.Time) string {
+func describeNext(next string) string {
+	switch next {
+	case nextUse:
+		return "uses the access token"
+	case nextRefresh:
+		return "refreshes the access token with the refresh token"
+	}
+	return "logs in again with TOKENREFRESH_PASSWORD or a password prompt on a terminal; else run `tokenrefresh login`"
+}
+
+// describeExpiry renders an expiry relative to now: "expires in 13m",
+// "expired 2h ago"; none when t is nil.
+func describeExpiry(t *time.Time, now time.Time, none string) string {
 	if t == nil {
-		return "no expiry given"
+		return none
 	}
-	d := t.Sub(now).Round(time.Second)
+	d := t.Sub(now)
 	if d <= 0 {
-		return fmt.Sprintf("expired %s (%s ago)", t.Format(time.RFC3339), -d)
+		return fmt.Sprintf("expired %s ago", roughDuration(-d))
 	}
-	return fmt.Sprintf("expires %s (in %s)", t.Format(time.RFC3339), d)
+	return fmt.Sprintf("expires in %s", roughDuration(d))
+}
+
+// roughDuration renders d as people read it, in its largest unit or two,
+// rounded down: 45s, 13m, 2h, 2h30m, 3d, 3d4h.
+func roughDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", d/time.Second)
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d < day:
+		if m := d % time.Hour / time.Minute; m != 0 && d < 10*time.Hour {
+			return fmt.Sprintf("%dh%dm", d/time.Hour, m)
+		}
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	if h := d % day / time.Hour; h != 0 && d < 10*day {
+		return fmt.Sprintf("%dd%dh", d/day, h)
+	}
+	return fmt.Sprintf("%dd", d/day)
 }

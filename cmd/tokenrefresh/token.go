@@ -3,40 +3,52 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/spf13/cobra"
 )
 
-const tokenUsage = `Usage:
-  tokenrefresh token [flags]
-
-Prints a valid access token and a newline, refreshing (or logging in again
+const tokenLong = `Prints a valid access token and a newline, refreshing (or logging in again
 with TOKENREFRESH_PASSWORD or a terminal prompt) first if needed. This is
 the only command that prints a token; it is meant for scripts:
 
   curl -H "Authorization: Bearer $(tokenrefresh token)" https://api.example.com/
 
-Exit status 3 means a new login is needed and no password was available.
+--timeout (or TOKENREFRESH_TIMEOUT) bounds the whole call, refresh
+included. Exit status 3 means a new login is needed and no password was
+available.
 `
 
 type tokenOptions struct {
-	common
-	env *env
+	*globalOptions
+	env     *env
+	timeout timeoutOption
 }
 
-func parseToken(e *env, args []string) (func(context.Context) error, error) {
-	o := &tokenOptions{env: e}
-	fs := newFlagSet("token")
-	o.register(fs)
-	if err := parseFlags(e, fs, tokenUsage, args); err != nil {
-		return nil, err
+func newTokenCmd(e *env, g *globalOptions, runF func(context.Context, *tokenOptions) error) *cobra.Command {
+	o := &tokenOptions{globalOptions: g, env: e}
+	c := &cobra.Command{
+		Use:   "token",
+		Short: "print a valid access token for scripts",
+		Long:  tokenLong,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.timeout.resolve(c, e); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(c.Context(), o)
+			}
+			return o.run(c.Context())
+		},
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return o.run, nil
+	o.timeout.register(c)
+	return c
 }
 
 func (o *tokenOptions) run(ctx context.Context) error {
-	return o.env.withSession(ctx, o.common, o.print)
+	return o.timeout.run(ctx, func(ctx context.Context) error {
+		return o.env.withSession(ctx, *o.globalOptions, o.print)
+	})
 }
 
 func (o *tokenOptions) print(ctx context.Context, s *session) error {
