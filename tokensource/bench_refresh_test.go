@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,5 +51,61 @@ func BenchmarkRefreshVsOAuth2(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkOutage measures 1000 concurrent callers with an expired token
+// while the token endpoint answers 503, after a first shared refresh has
+// failed: x/oauth2 sends one token request per caller; ours answers with
+// the OutageError at once. One op is the 1000 callers.
+func BenchmarkOutage(b *testing.B) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":"temporarily_unavailable"}`)
+	}))
+	b.Cleanup(srv.Close)
+	run := func(b *testing.B, call func() error) {
+		calls.Store(0)
+		b.ReportAllocs()
+		ops := 0
+		for b.Loop() {
+			ops++
+			var wg sync.WaitGroup
+			for range 1000 {
+				wg.Go(func() {
+					if call() == nil {
+						b.Error("a token during the outage")
+					}
+				})
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(float64(calls.Load())/float64(ops), "token-calls/op")
+	}
+	b.Run("oauth2", func(b *testing.B) {
+		cfg := &oauth2.Config{ClientID: "cli", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+		ctx := context.WithValue(b.Context(), oauth2.HTTPClient, srv.Client())
+		ts := oauth2.ReuseTokenSource(nil, cfg.TokenSource(ctx, &oauth2.Token{AccessToken: "a", RefreshToken: "rt", Expiry: time.Now().Add(-time.Hour)}))
+		run(b, func() error { _, err := ts.Token(); return err })
+	})
+	b.Run("ours", func(b *testing.B) {
+		now := time.Now()
+		src := &Source{
+			Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p",
+				Retry: RetryPolicy{MaxAttempts: 1}},
+			probeBase: time.Hour, // no background probe during the benchmark
+		}
+		old := (&Token{AccessToken: "a", RefreshToken: "rt", IssuedAt: now.Add(-2 * time.Hour), Expiry: now.Add(-time.Hour)}).prepare()
+		src.st.Store(&state{tok: old, refreshAt: src.refreshAt(old, now)})
+		b.Cleanup(func() { src.Close(context.Background()) })
+		if tok, err := src.Token(b.Context()); err == nil { // the first shared refresh fails
+			b.Fatalf("no failure: %v", tok)
+		}
+		ctx := b.Context()
+		run(b, func() error { _, err := src.Token(ctx); return err })
 	})
 }
