@@ -114,7 +114,7 @@ func TestDiscoverDeadline(t *testing.T) {
 // waiting for the same discovery.
 func TestDiscoverCallerGivesUp(t *testing.T) {
 	srv := authtest.NewServer(t, authtest.Options{})
-	srv.SetDelay(oauthPath, 300*time.Millisecond)
+	srv.SetDelay(oauthPath, time.Hour) // until StopDelays, below
 	d, count := dDiscoverer(srv)
 	done := make(chan error, 1)
 	go func() {
@@ -129,6 +129,7 @@ func TestDiscoverCallerGivesUp(t *testing.T) {
 	if _, err := d.Discover(short, srv.IssuerURL()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("impatient caller: %v, want context.DeadlineExceeded", err)
 	}
+	srv.StopDelays() // the server answers the patient caller now
 	if err := <-done; err != nil {
 		t.Errorf("patient caller: %v", err)
 	}
