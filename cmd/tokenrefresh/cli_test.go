@@ -169,23 +169,39 @@ func withFate(t *testing.T, tok *tokensource.Token, field string) *tokensource.T
 
 func TestStatusGolden(t *testing.T) {
 	const access, refresh = "AT-must-not-appear", "RT-must-not-appear"
+	jsonProfile := &profile{Mode: modeJSON, LoginURL: "https://auth.example.com/auth/login",
+		RefreshURL: "https://auth.example.com/auth/refresh", Username: "alice",
+		Store: "file", Backend: "file", Key: "default/alice@auth.example.com"}
+	browserProfile := &profile{Mode: modeOAuth2, Flow: flowBrowser, Issuer: "https://auth.example.com",
+		TokenURL: "https://auth.example.com/oauth2/token", AuthorizationURL: "https://auth.example.com/oauth2/authorize",
+		RevokeURL: "https://auth.example.com/oauth2/revoke", ClientID: "cli",
+		Store: "file", Backend: "file", Key: "default/browser:cli@auth.example.com"}
+	clientProfile := &profile{Mode: modeOAuth2, Flow: flowClientCredentials, Issuer: "https://auth.example.com",
+		TokenURL: "https://auth.example.com/oauth2/token", ClientID: "job", ClientSecretFile: "/etc/job.secret",
+		Store: "file", Backend: "file", Key: "default/client-credentials:job@auth.example.com"}
 	cases := []struct {
 		name string
 		tok  *tokensource.Token
+		prof *profile // nil: jsonProfile
 	}{
+		{"browser-active", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}, browserProfile},
+		{"browser-login-needed", withFate(t, &tokensource.Token{AccessToken: access, RefreshToken: refresh,
+			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_rejected":true`), browserProfile},
+		{"client-credentials-expired", &tokensource.Token{AccessToken: access, Expiry: fixedNow.Add(-time.Minute)}, clientProfile},
 		{"active", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
-			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}},
+			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}, nil},
 		{"refresh-due", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
-			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}},
+			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, nil},
 		{"login-needed", &tokensource.Token{AccessToken: access, RefreshToken: refresh,
-			Expiry: fixedNow.Add(-2 * time.Hour), RefreshExpiry: fixedNow.Add(-time.Hour)}},
-		{"not-logged-in", nil},
+			Expiry: fixedNow.Add(-2 * time.Hour), RefreshExpiry: fixedNow.Add(-time.Hour)}, nil},
+		{"not-logged-in", nil, nil},
 		{"rejected", withFate(t, &tokensource.Token{AccessToken: access, RefreshToken: refresh,
-			Expiry: fixedNow.Add(10 * time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_rejected":true`)},
+			Expiry: fixedNow.Add(10 * time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_rejected":true`), nil},
 		{"interrupted", withFate(t, &tokensource.Token{AccessToken: access, RefreshToken: refresh,
-			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_sent_at":"2026-01-02T15:03:05Z"`)},
+			Expiry: fixedNow.Add(-time.Minute), RefreshExpiry: fixedNow.Add(time.Hour)}, `"refresh_sent_at":"2026-01-02T15:03:05Z"`), nil},
 		{"skewed", &tokensource.Token{AccessToken: access, RefreshToken: refresh, ClockSkew: -20 * time.Minute,
-			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}},
+			Expiry: fixedNow.Add(14*time.Minute + 59*time.Second), RefreshExpiry: fixedNow.Add(12 * time.Hour)}, nil},
 	}
 	for _, tc := range cases {
 		for _, asJSON := range []bool{false, true} {
@@ -197,9 +213,10 @@ func TestStatusGolden(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				te := newTestEnv(t, "")
-				p := &profile{Mode: modeJSON, LoginURL: "https://auth.example.com/auth/login",
-					RefreshURL: "https://auth.example.com/auth/refresh", Username: "alice",
-					Store: "file", Backend: "file", Key: "default/alice@auth.example.com"}
+				p := tc.prof
+				if p == nil {
+					p = jsonProfile
+				}
 				seedSession(t, te.vars["TOKENREFRESH_CONFIG_DIR"], p, tc.tok)
 				if code := te.run(t, args...); code != exitOK {
 					t.Fatalf("status = %d, stderr: %s", code, te.errOut.String())

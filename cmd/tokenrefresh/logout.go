@@ -12,13 +12,14 @@ import (
 )
 
 const logoutLong = `Deletes the stored tokens first, then revokes the session on the server
-when the profile has a way to (the OAuth2 revocation endpoint or the JSON
-logout URL saved at login), waiting at most 10 seconds for the server
-("revoking on the server…" appears on a terminal after a second). A
+when the profile has a way to (the OAuth2 revocation endpoint, given with
+--revoke-url or discovered from --issuer at login, or the JSON logout URL),
+waiting at most 10 seconds for the server ("revoking on the server…"
+appears on a terminal after a second). A
 revocation that fails or times out is a warning: the local tokens are gone
 either way, also when Ctrl-C interrupts the wait. Without a session it says
 so and exits 0. The profile itself is kept, so 'tokenrefresh login' with
-just a password starts a new session.
+just a password (or a new browser or device login) starts a new session.
 `
 
 type logoutOptions struct {
@@ -45,8 +46,7 @@ func newLogoutCmd(e *env, g *globalOptions, runF func(context.Context, *logoutOp
 func (o *logoutOptions) logout(ctx context.Context, s *session) error {
 	e := o.env
 	if !hasSession(ctx, s) {
-		fmt.Fprintf(e.stdout, "Not logged in: profile %s (%s at %s) has no session to log out of.\n",
-			s.name, s.prof.Username, s.prof.host())
+		fmt.Fprintf(e.stdout, "Not logged in: profile %s (%s) has no session to log out of.\n", s.name, s.prof.account())
 		return nil
 	}
 	// Source.Logout deletes the stored session before it waits on the
@@ -72,7 +72,7 @@ func (o *logoutOptions) logout(ctx context.Context, s *session) error {
 	revoked := "revoked on the server"
 	switch {
 	case !hasRevocation(s.prof):
-		revoked = "not revoked on the server: the profile has no revocation endpoint (login --revoke-url or --logout-url)"
+		revoked = "not revoked on the server: the profile has no revocation endpoint (login --revoke-url or --logout-url, or --issuer of a server that advertises one)"
 	case errors.Is(err, context.DeadlineExceeded) && lctx.Err() != nil:
 		fmt.Fprintf(e.stderr, "tokenrefresh logout: warning: no answer from the server within %s; the session was not revoked there\n", e.revokeTimeout)
 		revoked = "not revoked on the server"
@@ -80,8 +80,12 @@ func (o *logoutOptions) logout(ctx context.Context, s *session) error {
 		fmt.Fprintf(e.stderr, "tokenrefresh logout: warning: %s\n", oneLine(err.Error()))
 		revoked = "not revoked on the server"
 	}
+	who := s.prof.Username
+	if who == "" {
+		who = "of " + s.prof.host()
+	}
 	fmt.Fprintf(e.stdout, "Logged out %s (profile %s): tokens deleted from the %s store, session %s.\n",
-		s.prof.Username, s.name, s.backend, revoked)
+		who, s.name, s.backend, revoked)
 	return nil
 }
 

@@ -29,6 +29,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(fetchBrowserEnv) != "" {
+		// Run by the CLI as its BROWSER: see fetchBrowser.
+		os.Exit(fetchBrowserMain(os.Args[1:]))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "tokenrefresh-test-")
 	if err != nil {
@@ -133,6 +137,8 @@ func newTestEnv(t *testing.T, stdin string) *testEnv {
 		buildInfo:     testBuild,
 		revokeTimeout: revokeTimeout,
 		noticeDelay:   noticeDelay,
+
+		browserAvailable: func() bool { return false },
 	}
 	return te
 }

@@ -114,13 +114,21 @@ func (p *passwords) envRejected() bool {
 // readPasswordLine reads one line (without its line ending) from r, as
 // --password-stdin does. A missing final newline is fine.
 func readPasswordLine(r io.Reader) (string, error) {
+	return readSecretLine(r, "password")
+}
+
+// readSecretLine reads one line (without its line ending) from r: the
+// password of --password-stdin or the refresh token of
+// --refresh-token-stdin, named by what in errors. A missing final newline
+// is fine; an empty line is an error.
+func readSecretLine(r io.Reader, what string) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("read password from stdin: empty password")
+		return "", fmt.Errorf("read %s from stdin: empty %s", what, what)
 	}
 	return line, nil
 }
@@ -174,4 +182,37 @@ func (e *env) promptLogin(ctx context.Context, user, server string, set func(str
 		}
 		fmt.Fprintf(e.stderr, "The server rejected the password for %s at %s; try again.\n", user, server)
 	}
+}
+
+// passwordLogin is the password flow: the password from --password-stdin,
+// else TOKENREFRESH_PASSWORD, each sent once, else the terminal prompt; on
+// a terminal a rejected password is asked again. set hands the password
+// to the grant, login logs in with it.
+func (o *loginOptions) passwordLogin(ctx context.Context, p *profile, set func(string), login func() error) error {
+	e := o.env
+	host := p.host()
+	var from string
+	switch env := e.getenv("TOKENREFRESH_PASSWORD"); {
+	case o.passwordStdin:
+		pw, err := readPasswordLine(e.stdin)
+		if err != nil {
+			return err
+		}
+		set(pw)
+		from = fromStdin
+	case env != "":
+		set(env)
+		from = fromEnv
+	default:
+		return e.promptLogin(ctx, p.Username, host, set, login)
+	}
+	err := login()
+	if !passwordRejected(err) {
+		return err
+	}
+	if from == fromEnv && e.isTerminal(e.stdin) {
+		fmt.Fprintf(e.stderr, "The server rejected the password in TOKENREFRESH_PASSWORD for %s at %s.\n", p.Username, host)
+		return e.promptLogin(ctx, p.Username, host, set, login)
+	}
+	return fmt.Errorf("the server rejected the password for %s at %s (from %s): %w", p.Username, host, from, err)
 }

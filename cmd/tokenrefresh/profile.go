@@ -28,10 +28,24 @@ const (
 // kept) or from the environment, and the password is never stored.
 type profile struct {
 	Mode string `json:"mode"`
+	// Flow is how a session starts (see flows.go): password (also when
+	// empty, as in profiles saved before it existed), browser, device,
+	// client-credentials, or refresh-token (seeded from stdin, with no way
+	// to log in again).
+	Flow string `json:"flow,omitempty"`
 
-	// OAuth2 mode.
-	TokenURL         string   `json:"token_url,omitempty"`
-	RevokeURL        string   `json:"revoke_url,omitempty"`
+	// OAuth2 mode. Issuer is the authorization server the endpoints were
+	// discovered from, if they were; an explicit URL flag wins over a
+	// discovered one.
+	Issuer                 string `json:"issuer,omitempty"`
+	TokenURL               string `json:"token_url,omitempty"`
+	RevokeURL              string `json:"revoke_url,omitempty"`
+	AuthorizationURL       string `json:"authorization_url,omitempty"`
+	DeviceAuthorizationURL string `json:"device_authorization_url,omitempty"`
+	// RedirectPort is the browser flow's fixed loopback port; 0 picks a
+	// free one at each login. NoBrowser prints the URL only.
+	RedirectPort     int      `json:"redirect_port,omitempty"`
+	NoBrowser        bool     `json:"no_browser,omitempty"`
 	ClientID         string   `json:"client_id,omitempty"`
 	ClientSecretFile string   `json:"client_secret_file,omitempty"`
 	Scopes           []string `json:"scopes,omitempty"`
@@ -44,7 +58,10 @@ type profile struct {
 	RefreshURL string `json:"refresh_url,omitempty"`
 	LogoutURL  string `json:"logout_url,omitempty"`
 
-	Username string `json:"username"`
+	// Username is the resource owner of the password flow. Other flows
+	// may keep one as a label (and the browser flow sends it as a
+	// login_hint).
+	Username string `json:"username,omitempty"`
 	// APIURLs are the origins (scheme://host[:port]) of the APIs the
 	// session's token is for; "get" refuses other origins. Empty means the
 	// origin of the login or token URL.
@@ -158,10 +175,51 @@ func (p *profile) validate() error {
 	default:
 		return fmt.Errorf("unknown auth_style %q", p.AuthStyle)
 	}
-	if p.Username == "" {
+	if err := p.validateFlow(); err != nil {
+		return err
+	}
+	if p.flow() == flowPassword && p.Username == "" {
 		return errors.New("profile without username")
 	}
 	return nil
+}
+
+// validateFlow checks that the profile's flow is known, fits its mode and
+// has the endpoints it needs.
+func (p *profile) validateFlow() error {
+	switch p.flow() {
+	case flowPassword, flowRefreshToken:
+	case flowBrowser, flowDevice, flowClientCredentials:
+		if p.Mode != modeOAuth2 {
+			return fmt.Errorf("the %s flow needs an OAuth2 profile", p.Flow)
+		}
+	default:
+		return fmt.Errorf("unknown flow %q", p.Flow)
+	}
+	if p.Mode == modeJSON && p.flow() != flowPassword {
+		return fmt.Errorf("the %s flow needs an OAuth2 profile", p.Flow)
+	}
+	if field := p.missingEndpoint(); field != "" {
+		return fmt.Errorf("%s profile without %s", p.flow(), field)
+	}
+	return nil
+}
+
+// flow is p.Flow with the default of profiles saved before flows existed.
+func (p *profile) flow() string {
+	if p.Flow == "" {
+		return flowPassword
+	}
+	return p.Flow
+}
+
+// account names the session for people: "alice at auth.example.com", or
+// the server alone when the flow knows no user.
+func (p *profile) account() string {
+	if p.Username == "" {
+		return p.host()
+	}
+	return p.Username + " at " + p.host()
 }
 
 // host is the authorization server's host, used in the storage key.

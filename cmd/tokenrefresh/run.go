@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
 // Exit codes, documented in the top-level and "get" help texts.
@@ -20,7 +22,7 @@ const (
 	exitOK      = 0 // success
 	exitError   = 1 // any other failure
 	exitUsage   = 2 // bad flags or arguments
-	exitReauth  = 3 // a new login is needed and no password is available
+	exitReauth  = 3 // a new login is needed and cannot happen here (no password, no terminal)
 	exitHTTPErr = 4 // a fetched URL answered with a status >= 400
 )
 
@@ -58,6 +60,12 @@ type env struct {
 	// tests shorten them.
 	revokeTimeout time.Duration
 	noticeDelay   time.Duration
+	// browserAvailable reports whether the system has a way to open a
+	// browser (tokensource.BrowserAvailable).
+	browserAvailable func() bool
+	// openBrowser opens the browser flow's URL; nil means
+	// tokensource.OpenSystemBrowser (BROWSER, else xdg-open or open).
+	openBrowser func(ctx context.Context, url string) error
 	// prompting is set while a password prompt waits, so that a progress
 	// bar does not draw over it.
 	prompting atomic.Bool
@@ -77,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		buildInfo:     debug.ReadBuildInfo,
 		revokeTimeout: revokeTimeout,
 		noticeDelay:   noticeDelay,
+
+		browserAvailable: tokensource.BrowserAvailable,
 	}
 	return e.run(ctx, args)
 }
@@ -112,9 +122,12 @@ func (e *env) report(ctx context.Context, name string, err error) int {
 	}
 	code := exitCode(err)
 	msg := oneLine(err.Error())
+	var rn *reloginNeeded
 	switch {
 	case code == exitUsage:
 		msg += fmt.Sprintf(" (see '%s --help')", name)
+	case errors.As(err, &rn):
+		msg = rn.message()
 	case errors.Is(err, errEnvPasswordRejected):
 		msg = "re-login needed, and the server rejected the password in TOKENREFRESH_PASSWORD; correct it, or run `tokenrefresh login`"
 	case code == exitReauth:

@@ -20,8 +20,15 @@ for tests that drive it from another process. The first line on stdout is
 its base URL; token events (never token values) are logged to stderr.
 
 Endpoints: POST /auth/login, /auth/refresh, /auth/logout (JSON API);
-POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009); GET /api/profile,
-/api/items, /api/large?bytes=N (protected); /debug/ (below).
+POST /oauth2/token, /oauth2/revoke (RFC 6749 / RFC 7009: password,
+refresh_token, authorization_code, device_code and client_credentials
+grants); GET /oauth2/authorize (the browser flow's authorization endpoint:
+PKCE, a loopback redirect, the demo user approved at once unless
+--require-approval); POST /oauth2/device_authorization and the page
+/oauth2/device (RFC 8628); GET /.well-known/oauth-authorization-server and
+/.well-known/openid-configuration (discovery: the base URL is the issuer,
+for 'tokenrefresh login --issuer URL'); GET /api/profile, /api/items,
+/api/large?bytes=N (protected); /debug/ (below).
 The demo user is alice, password wonderland, unless --user or --users-file
 gives others (both may be used; --user wins for a name in both);
 any OAuth2 client id is accepted unless --client-id is given.
@@ -41,6 +48,11 @@ them. The POSTs take form or query parameters and answer 204.
   POST /debug/delay?path=P&delay=D
                               delay every request to path P by D (a Go
                               duration such as 2s; 0 clears)
+  POST /debug/authorize?decision=approve|deny
+                              decide the next (or a waiting) browser login
+  POST /debug/device?decision=approve|deny[&user_code=C]
+                              decide a pending device login (every one
+                              without user_code)
 
 Try it:
   tokenrefresh serve-demo --access-ttl 30s &
@@ -49,16 +61,20 @@ Try it:
       --logout-url http://127.0.0.1:8080/auth/logout --username alice --password-stdin
   tokenrefresh get http://127.0.0.1:8080/api/profile
   curl -X POST -H 'X-Tokenrefresh-Debug: 1' http://127.0.0.1:8080/debug/revoke-access
+  tokenrefresh login -p dev --issuer http://127.0.0.1:8080 --client-id cli --flow device &
+  curl -X POST -H 'X-Tokenrefresh-Debug: 1' 'http://127.0.0.1:8080/debug/device?decision=approve'
 `
 
 type serveDemoOptions struct {
-	addr       string
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	usersFile  string
-	users      userFlag
-	clientID   string
-	env        *env
+	addr            string
+	accessTTL       time.Duration
+	refreshTTL      time.Duration
+	usersFile       string
+	users           userFlag
+	clientID        string
+	requireApproval bool
+	deviceInterval  time.Duration
+	env             *env
 }
 
 func newServeDemoCmd(e *env, runF func(context.Context, *serveDemoOptions) error) *cobra.Command {
@@ -75,6 +91,10 @@ func newServeDemoCmd(e *env, runF func(context.Context, *serveDemoOptions) error
 				// expires_in is sent in whole seconds.
 				return usageErr("--access-ttl and --refresh-ttl must be at least 1s")
 			}
+			if o.deviceInterval < time.Second || o.deviceInterval%time.Second != 0 {
+				// interval is sent in whole seconds.
+				return usageErr("--device-interval must be whole seconds, at least 1s")
+			}
 			if runF != nil {
 				return runF(c.Context(), o)
 			}
@@ -88,6 +108,8 @@ func newServeDemoCmd(e *env, runF func(context.Context, *serveDemoOptions) error
 	f.StringVar(&o.usersFile, "users-file", "", "`file` of user:password lines (default: alice:wonderland)")
 	f.Var(&o.users, "user", "a `name:password` user; repeat for more (default: alice:wonderland)")
 	f.StringVar(&o.clientID, "client-id", "", "OAuth2 client `id` to require; the secret comes from TOKENREFRESH_CLIENT_SECRET (default: any client)")
+	f.BoolVar(&o.requireApproval, "require-approval", false, "make each browser login wait for POST /debug/authorize (default: approved at once)")
+	f.DurationVar(&o.deviceInterval, "device-interval", authtest.DefaultDeviceInterval, "polling `interval` that device logins are told to keep")
 	_ = c.MarkFlagFilename("users-file")
 	return c
 }
@@ -99,6 +121,9 @@ func (o *serveDemoOptions) run(ctx context.Context) error {
 		AccessTTL:  o.accessTTL,
 		RefreshTTL: o.refreshTTL,
 		Logger:     slog.New(slog.NewTextHandler(e.stderr, nil)),
+
+		RequireApproval: o.requireApproval,
+		DeviceInterval:  o.deviceInterval,
 	}
 	if o.clientID == "" {
 		opts.AnyClient = true

@@ -126,9 +126,13 @@ func (e *env) withSession(ctx context.Context, c globalOptions, fn func(context.
 		}
 	}()
 	err = fn(ctx, s)
-	if s.pw.envRejected() && exitCode(err) == exitReauth {
+	switch {
+	case exitCode(err) != exitReauth || interruption(ctx, err) != nil:
+	case s.pw.envRejected():
 		// Say what failed: the password given, not its absence.
 		err = errEnvPasswordRejected
+	case s.prof.flow() != flowPassword:
+		err = &reloginNeeded{profile: s.name, flow: s.prof.flow(), err: err}
 	}
 	return err
 }
@@ -158,31 +162,15 @@ func (e *env) closeSession(ctx context.Context, s *session) error {
 	return nil
 }
 
-// newGrant builds the grant for p. password is used when set; pw supplies
-// one when a login is needed later.
+// newGrant builds the grant for p's flow. For the password flow, password
+// is used when set, and pw supplies one when a login is needed later.
 func (e *env) newGrant(p *profile, password string, pw func(context.Context) (string, error)) (tokensource.Grant, error) {
 	switch p.Mode {
 	case modeOAuth2:
-		secret, err := e.clientSecret(p)
-		if err != nil {
-			return nil, err
+		if p.flow() != flowPassword {
+			password, pw = "", nil
 		}
-		style := tokensource.AuthBasic
-		if p.AuthStyle == authStyleForm {
-			style = tokensource.AuthForm
-		}
-		return &tokensource.PasswordGrant{
-			AuthStyle:    style,
-			TokenURL:     p.TokenURL,
-			RevokeURL:    p.RevokeURL,
-			ClientID:     p.ClientID,
-			ClientSecret: secret,
-			Scopes:       p.Scopes,
-			Username:     p.Username,
-			Password:     password,
-			PasswordFunc: pw,
-			Now:          e.now,
-		}, nil
+		return e.newOAuth2Grant(p, password, pw)
 	case modeJSON:
 		return &tokensource.JSONGrant{
 			LoginURL:     p.LoginURL,
@@ -218,9 +206,14 @@ func (e *env) clientSecret(p *profile) (string, error) {
 	return s, nil
 }
 
-// storeKey is the storage key of a profile's session.
+// storeKey is the storage key of a profile's session: the profile, the
+// user (or, for flows that know none before the login, the flow and the
+// client) and the server.
 func storeKey(name string, p *profile) string {
-	return name + "/" + p.Username + "@" + p.host()
+	if p.flow() == flowPassword {
+		return name + "/" + p.Username + "@" + p.host()
+	}
+	return name + "/" + p.flow() + ":" + p.ClientID + "@" + p.host()
 }
 
 // codedError carries an explicit exit code, overriding the mapping in
@@ -248,4 +241,28 @@ func exitCode(err error) int {
 		return exitHTTPErr
 	}
 	return exitError
+}
+
+// quarantineCorrupt moves an unreadable stored session aside before a login
+// replaces it, and returns where it went ("" when nothing was moved). A
+// session written by a newer version is left alone: the login then fails
+// with an error saying so.
+func quarantineCorrupt(ctx context.Context, store storage.Store, key string) string {
+	q, ok := store.(storage.Quarantiner)
+	if !ok {
+		return ""
+	}
+	b, err := store.Get(ctx, key)
+	if err == nil {
+		if _, derr := tokensource.DecodeToken(b); derr == nil || errors.Is(derr, storage.ErrNewerFormat) {
+			return ""
+		}
+	} else if !errors.Is(err, storage.ErrCorrupt) {
+		return ""
+	}
+	where, err := q.Quarantine(ctx, key)
+	if err != nil {
+		return ""
+	}
+	return where
 }

@@ -15,18 +15,24 @@ import (
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 )
 
-const statusLong = `Shows, as 'gh auth status' does, the profile, the user and server, the
-token store, when the access and refresh tokens expire (relative times:
-"in 13m", "expired 2h ago") and what the next command will do with the
-session: use the access token, refresh it, or log in again. It reads the
-stored session only: no network, and never a token.
+const statusLong = `Shows, as 'gh auth status' does, the profile, how it logs in (the flow) and
+its issuer, the user and server, the token store, when the access and
+refresh tokens expire (relative times: "in 13m", "expired 2h ago") and what
+the next command will do with the session: use the access token, refresh
+it, or log in again. It reads the stored session only: no network, and
+never a token.
+
+"Flow" is password, browser, device, client-credentials, or refresh-token
+(a session started from a refresh token on stdin, which cannot log in again
+by itself); "Issuer" is the server the endpoints were discovered from.
 
 "Session" is one of: active, refresh due (the next command refreshes the
-access token), login needed (the refresh token is gone, expired, rejected
-by the server, or was sent in a refresh that was interrupted before its
-answer was saved, so it may be spent), or not logged in. When the server's
-clock differs from this machine's by 2 seconds or more (measured from the
-Date header of its last answer), the difference is shown.
+access token, or for client credentials asks for a new one), login needed
+(the refresh token is gone, expired, rejected by the server, or was sent in
+a refresh that was interrupted before its answer was saved, so it may be
+spent), or not logged in. When the server's clock differs from this
+machine's by 2 seconds or more (measured from the Date header of its last
+answer), the difference is shown.
 
 --json prints the same as JSON with absolute times (RFC 3339, UTC); its
 fields are only ever added to, never renamed or removed.
@@ -60,10 +66,14 @@ func newStatusCmd(e *env, g *globalOptions, runF func(context.Context, *statusOp
 // statusReport is the --json output. It has no field that could hold a
 // token.
 type statusReport struct {
-	Profile         string     `json:"profile"`
-	Mode            string     `json:"mode"`
-	Username        string     `json:"username"`
-	Server          string     `json:"server"`
+	Profile  string `json:"profile"`
+	Mode     string `json:"mode"`
+	Flow     string `json:"flow"`
+	Username string `json:"username"`
+	Server   string `json:"server"`
+	// Issuer is the authorization server the endpoints were discovered
+	// from, when they were.
+	Issuer          string     `json:"issuer,omitempty"`
 	Store           string     `json:"store"`
 	Session         string     `json:"session"`
 	AccessExpiry    *time.Time `json:"access_expiry,omitempty"`
@@ -126,8 +136,10 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 	r := &statusReport{
 		Profile:  s.name,
 		Mode:     s.prof.Mode,
+		Flow:     s.prof.flow(),
 		Username: s.prof.Username,
 		Server:   s.prof.TokenURL,
+		Issuer:   s.prof.Issuer,
 		Store:    s.backend,
 		Session:  "not logged in",
 		Next:     nextLogin,
@@ -151,6 +163,9 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 		r.Session, r.Next = "active", nextUse
 	case pending:
 		r.Session, r.Reason = "login needed", "a refresh was interrupted before its answer was saved; the refresh token may be spent"
+	case r.Flow == flowClientCredentials:
+		// No refresh token: the next command asks for a new token.
+		r.Session = "refresh due"
 	case !tok.RefreshExpiredAt(now):
 		r.Session, r.Next = "refresh due", nextRefresh
 	default:
@@ -179,15 +194,23 @@ func utcPtr(t time.Time) *time.Time {
 //	  - Next command:   uses the access token
 func (r *statusReport) writeText(w io.Writer, now time.Time) error {
 	fmt.Fprintf(w, "Profile %s (%s mode)\n", r.Profile, r.Mode)
+	as, forUser := "", ""
+	if r.Username != "" {
+		as, forUser = " as "+r.Username, " for "+r.Username
+	}
 	switch r.Session {
 	case "active", "refresh due":
-		fmt.Fprintf(w, "  ✓ Logged in to %s as %s\n", r.host, r.Username)
+		fmt.Fprintf(w, "  ✓ Logged in to %s%s\n", r.host, as)
 	case "login needed":
-		fmt.Fprintf(w, "  X Login needed at %s for %s: %s\n", r.host, r.Username, r.Reason)
+		fmt.Fprintf(w, "  X Login needed at %s%s: %s\n", r.host, forUser, r.Reason)
 	default:
-		fmt.Fprintf(w, "  X Not logged in to %s as %s\n", r.host, r.Username)
+		fmt.Fprintf(w, "  X Not logged in to %s%s\n", r.host, as)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  - Flow:\t%s\n", r.Flow)
+	if r.Issuer != "" {
+		fmt.Fprintf(tw, "  - Issuer:\t%s\n", r.Issuer)
+	}
 	fmt.Fprintf(tw, "  - Server:\t%s\n", r.Server)
 	fmt.Fprintf(tw, "  - Store:\t%s\n", r.Store)
 	fmt.Fprintf(tw, "  - Session:\t%s\n", r.Session)
@@ -206,16 +229,24 @@ func (r *statusReport) writeText(w io.Writer, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "  - Server clock:\t%s %s this machine's\n", skew, way)
 	}
-	fmt.Fprintf(tw, "  - Next command:\t%s\n", describeNext(r.Next))
+	fmt.Fprintf(tw, "  - Next command:\t%s\n", describeNext(r.Next, r.Flow))
 	return tw.Flush()
 }
 
-func describeNext(next string) string {
+func describeNext(next, flow string) string {
 	switch next {
 	case nextUse:
 		return "uses the access token"
 	case nextRefresh:
 		return "refreshes the access token with the refresh token"
+	}
+	switch flow {
+	case flowBrowser, flowDevice:
+		return "runs " + describeFlow(flow) + " in the foreground on a terminal; else run `tokenrefresh login`"
+	case flowClientCredentials:
+		return "asks for a new token with the client credentials"
+	case flowRefreshToken:
+		return "cannot log in: start a new session with `tokenrefresh login --refresh-token-stdin`"
 	}
 	return "logs in again with TOKENREFRESH_PASSWORD or a password prompt on a terminal; else run `tokenrefresh login`"
 }
