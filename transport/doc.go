@@ -35,7 +35,12 @@
 // (tokensource.EventRequestStaleRetry) and nothing is refreshed. Otherwise, if
 // Source implements [Renewer], Renew is called with the rejected token and
 // the request is retried once with the new token. There is never a second
-// retry: a 401 to the retry is returned to the caller.
+// retry: a 401 to the retry is returned to the caller. Every answer other
+// than 401 is reported to a Source that is an [Acceptor]; a
+// *tokensource.Source uses it to tell a revoked token (renewed at once)
+// from an API that refuses every token: a renewal's token rejected before
+// any server accepted it is not renewed again for a while, and its 401 is
+// returned (tokensource.EventRequestRejectedAgain).
 //
 // A request body is replayed only through Request.GetBody (set by
 // http.NewRequest for in-memory bodies). A request whose body cannot be
