@@ -41,6 +41,13 @@ func newError(msg string) error { return &pkgError{msg: msg} }
 // are (or wrap) errors of this package are rendered bare, so the prefix
 // appears once.
 func errorf(format string, args ...any) error {
+	w := fmt.Errorf(format, bareArgs(args)...)
+	return &pkgError{msg: w.Error(), err: errors.Unwrap(w)}
+}
+
+// bareArgs returns args with every error of this package (or wrapping
+// one) in a bareError, which renders without the prefix.
+func bareArgs(args []any) []any {
 	shown := make([]any, len(args))
 	for i, a := range args {
 		if e, ok := a.(error); ok && ours(e) {
@@ -48,21 +55,13 @@ func errorf(format string, args ...any) error {
 		}
 		shown[i] = a
 	}
-	w := fmt.Errorf(format, shown...)
-	return &pkgError{msg: w.Error(), err: errors.Unwrap(w)}
+	return shown
 }
 
 // errorfJoin is errorf for formats with more than one %w: the result
 // unwraps to every one of them.
 func errorfJoin(format string, args ...any) error {
-	shown := make([]any, len(args))
-	for i, a := range args {
-		if e, ok := a.(error); ok && ours(e) {
-			a = bareError{e}
-		}
-		shown[i] = a
-	}
-	w := fmt.Errorf(format, shown...)
+	w := fmt.Errorf(format, bareArgs(args)...)
 	return &multiError{pkgError{msg: w.Error()}, w}
 }
 
