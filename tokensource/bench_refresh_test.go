@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+	"github.com/tokenrefresh/tokenrefresh/storage/file"
+	"github.com/tokenrefresh/tokenrefresh/storage/memory"
 )
 
 // BenchmarkRefreshVsOAuth2 runs one refresh_token exchange against the
@@ -108,4 +112,61 @@ func BenchmarkOutage(b *testing.B) {
 		ctx := b.Context()
 		run(b, func() error { _, err := src.Token(ctx); return err })
 	})
+}
+
+// BenchmarkRefreshPerStore measures one whole refresh through a Source
+// (lock, re-read, reserve, intent, exchange, save, publish) with each
+// built-in local store, beside x/oauth2's bare exchange (which persists
+// nothing). One op is one refresh.
+func BenchmarkRefreshPerStore(b *testing.B) {
+	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	b.Run("oauth2-no-store", func(b *testing.B) {
+		b.ReportAllocs()
+		cfg := &oauth2.Config{ClientID: "cli", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+		ctx := b.Context()
+		for b.Loop() {
+			old := &oauth2.Token{RefreshToken: "rt-0", Expiry: time.Now().Add(-time.Hour)}
+			if _, err := cfg.TokenSource(ctx, old).Token(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	stores := []struct {
+		name  string
+		store func(b *testing.B) storage.Store
+	}{
+		{"memory", func(*testing.B) storage.Store { return &memory.Store{} }},
+		{"file", func(b *testing.B) storage.Store {
+			fs, err := file.New(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			return fs
+		}},
+	}
+	for _, st := range stores {
+		b.Run("ours-"+st.name, func(b *testing.B) {
+			src := &Source{Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p"},
+				Store: st.store(b), Key: "bench"}
+			b.Cleanup(func() { src.Close(context.Background()) })
+			ctx := b.Context()
+			tok, err := src.Token(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				src.Accepted(tok) // as the transport reports it
+				if tok, err = src.Renew(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
