@@ -25,13 +25,7 @@ import (
 //
 // and compare the medians of the two sub-benchmarks.
 func BenchmarkRefreshVsOAuth2(b *testing.B) {
-	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
+	srv := benchTokenServer(b)
 	b.Run("oauth2", func(b *testing.B) {
 		b.ReportAllocs()
 		cfg := &oauth2.Config{ClientID: "cli", ClientSecret: "s3cret",
@@ -119,13 +113,7 @@ func BenchmarkOutage(b *testing.B) {
 // built-in local store, beside x/oauth2's bare exchange (which persists
 // nothing). One op is one refresh.
 func BenchmarkRefreshPerStore(b *testing.B) {
-	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
+	srv := benchTokenServer(b)
 	b.Run("oauth2-no-store", func(b *testing.B) {
 		b.ReportAllocs()
 		cfg := &oauth2.Config{ClientID: "cli", Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}}
@@ -169,4 +157,17 @@ func BenchmarkRefreshPerStore(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchTokenServer is a loopback token endpoint that answers every request
+// with the same rotating-looking token answer.
+func benchTokenServer(b *testing.B) *httptest.Server {
+	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
 }

@@ -403,13 +403,7 @@ func TestRetryLogging(t *testing.T) {
 // token endpoint: request building, the retrying client, one new
 // connection (each attempt closes its own), parsing.
 func BenchmarkGrantRefresh(b *testing.B) {
-	body := []byte(`{"access_token":"at-1","token_type":"bearer","expires_in":900,"refresh_token":"rt-1"}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
+	srv := benchTokenServer(b)
 	grants := []struct {
 		name string
 		g    Grant

@@ -64,7 +64,7 @@ const (
 // Trigger says why a refresh or login ran.
 type Trigger string
 
-// Triggers. An Event carries one of these, or none (save events).
+// Triggers. An Event carries one of these, or none (see Event.Trigger).
 const (
 	TriggerStartup Trigger = "startup" // no usable token yet
 	TriggerEarly   Trigger = "early"   // inside the early-refresh margin
@@ -76,7 +76,8 @@ const (
 // Event describes one step of a session's life. It never holds a token.
 type Event struct {
 	Kind EventKind
-	// Trigger says why the refresh or login ran; empty for save events.
+	// Trigger says why the refresh or login ran; empty for save events
+	// and for a token adopted while a failed save was being retried.
 	Trigger Trigger
 	// Duration is how long the step took, for finished and failed steps.
 	Duration time.Duration

@@ -223,7 +223,8 @@ func (s *Source) Settled(ctx context.Context) (*Token, error) {
 }
 
 // Accepted records that a server accepted tok: it answered a request made
-// with it with something other than 401. [transport.Transport] reports
+// with it with something other than 401.
+// [github.com/tokenrefresh/tokenrefresh/transport.Transport] reports
 // every such answer; see Renew.
 func (s *Source) Accepted(tok *Token) {
 	if s.accepted.Load() != tok {

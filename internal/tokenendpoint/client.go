@@ -307,8 +307,10 @@ func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // closing at that instant: written into a dying connection, its outcome
 // would be unknown (a login, never a replay, but a needless one). With the
 // built-in HTTP client a connection is reused only within keepAlive of its
-// last use, far below any server's keep-alive timeout (Apache's 5 s is the
-// shortest in common use); with a caller's HTTPClient, whose idle timeout
+// last use, well below the keep-alive timeouts of common servers (Apache's
+// default 5 s is the shortest in wide use; a server that drops idle
+// connections sooner can make a refresh's outcome unknown, which costs a
+// login, never a replay); with a caller's HTTPClient, whose idle timeout
 // is not ours to know, each attempt asks for a connection of its own
 // (Connection: close).
 func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
