@@ -99,3 +99,33 @@ var ErrNewerFormat = errors.New("storage: value written by a newer version")
 type Quarantiner interface {
 	Quarantine(ctx context.Context, key string) (where string, err error)
 }
+
+// ErrConflict is wrapped by [Versioned.CompareAndSwap] errors when the key
+// was written by someone else since the generation the caller read.
+var ErrConflict = errors.New("storage: changed by someone else")
+
+// Versioned is implemented by stores shared by many processes on many
+// machines (storage/postgres, storage/redis), whose values carry a
+// generation that grows with every write. A writer saves on condition that
+// nobody wrote since it read (compare-and-set on the generation), so a late
+// or paused process can never roll the store back to an older token: it
+// finds the newer one instead and adopts it.
+//
+// Put and Delete move the generation on too: a Delete leaves a tombstone
+// with its generation, so generations never repeat under a key.
+type Versioned interface {
+	// GetVersioned returns the value stored under key and its generation.
+	// When nothing is stored it returns an error wrapping ErrNotFound
+	// together with the key's generation (that of the Delete that removed
+	// the value, or 0 when the key was never written), so that a
+	// CompareAndSwap can create the value.
+	GetVersioned(ctx context.Context, key string) (value []byte, gen int64, err error)
+	// CompareAndSwap stores value under key if the key's generation is
+	// still gen and returns the new generation, which is greater than gen.
+	// Otherwise it stores nothing and returns an error wrapping
+	// ErrConflict. When CompareAndSwap returns nil the value is durable as
+	// far as the backend can promise; when it fails for another reason
+	// (the engine went away) the write may or may not have landed, which a
+	// GetVersioned tells.
+	CompareAndSwap(ctx context.Context, key string, gen int64, value []byte) (newGen int64, err error)
+}

@@ -67,6 +67,15 @@
 // already rotated, so processes sharing one login never spend the same
 // refresh token twice.
 //
+// A Store shared by a fleet of machines (storage/postgres, storage/redis)
+// also implements storage.Versioned: every write of a refresh is then a
+// compare-and-set on the generation of the record it read. A process whose
+// lock lapsed (paused, cut off, the engine restarted) finds that the store
+// moved on: it sends nothing, writes nothing and adopts the newer session,
+// so the store never goes backwards. A refresh that finds another
+// process's refresh in flight waits for its answer (up to
+// Source.InFlightWait) and adopts it, instead of logging in at once.
+//
 // # A refresh token is sent at most once
 //
 // Before a refresh token is sent, a Store that implements

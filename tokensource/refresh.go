@@ -167,10 +167,7 @@ func (s *Source) retrySave(ctx context.Context, f *flight) outcome {
 		s.emit(Event{Kind: EventTokenAdopted})
 		return outcome{tok: cand, publish: cand}
 	}
-	o := outcome{tok: cur, publish: cur}
-	o.saveErr = s.save(ctx, f, cur)
-	o.dirty = o.saveErr != nil
-	return o
+	return s.saved(ctx, f, cur)
 }
 
 // refresh is the cold path: lock the store, re-read it, then adopt, refresh
@@ -184,20 +181,31 @@ func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 		return outcome{err: err}
 	}
 	defer unlock()
+	for moves := 0; ; moves++ {
+		o := s.refreshLocked(ctx, f)
+		if !errors.Is(o.err, errStoreMoved) || moves == maxMoves {
+			return o
+		}
+	}
+}
+
+// refreshLocked is one pass of refresh under the store's lock. It ends with
+// errStoreMoved when a Versioned store moved on before a refresh token was
+// sent: the caller starts over from the new record.
+func (s *Source) refreshLocked(ctx context.Context, f *flight) outcome {
 	cand, err := s.candidate(ctx, f)
 	if err != nil {
 		return outcome{err: err}
 	}
 	if cand != nil && f.purpose == forRefresh && s.usable(cand, s.now()) {
-		o := outcome{tok: cand, publish: cand}
 		cur := s.state()
+		if cand == cur.tok && cur.dirty {
+			return s.saved(ctx, f, cand)
+		}
 		if cand != cur.tok {
 			s.emit(Event{Kind: EventTokenAdopted, Trigger: f.trigger})
-		} else if cur.dirty {
-			o.saveErr = s.save(ctx, f, cand)
-			o.dirty = o.saveErr != nil
 		}
-		return o
+		return outcome{tok: cand, publish: cand}
 	}
 	defer s.releaseReservation(f)
 	tok, err := s.obtain(ctx, f, cand)
@@ -205,7 +213,11 @@ func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 	case tok != nil && err != nil:
 		// A new refresh token came in an unusable answer: keep it.
 		o := outcome{err: err}
-		o.saveErr = s.save(ctx, f, tok)
+		pub, serr := s.save(ctx, f, tok)
+		if pub != tok {
+			return outcome{tok: pub, publish: pub} // a newer session was adopted
+		}
+		o.saveErr = serr
 		if tok.AccessToken != "" {
 			o.publish, o.dirty = tok, o.saveErr != nil
 			if !tok.ExpiredAt(s.now()) {
@@ -225,10 +237,7 @@ func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 		}
 		return outcome{err: err}
 	}
-	o := outcome{tok: tok, publish: tok}
-	o.saveErr = s.save(ctx, f, tok)
-	o.dirty = o.saveErr != nil
-	return o
+	return s.saved(ctx, f, tok)
 }
 
 // lockStore takes the Store's lock when it has one; unlock releases it.
@@ -253,7 +262,7 @@ func (s *Source) candidate(ctx context.Context, f *flight) (*Token, error) {
 	if s.Store == nil {
 		return mem, nil
 	}
-	b, err := s.Store.Get(ctx, s.key())
+	b, err := s.readStored(ctx, f)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return mem, nil
@@ -427,21 +436,37 @@ func (s *Source) received(tok *Token) *Token {
 // save writes tok to Store and reports a failure, which is not fatal: the
 // token is published anyway (the old refresh token may be spent already)
 // and the save is retried later and on Close.
-func (s *Source) save(ctx context.Context, f *flight, tok *Token) error {
+func (s *Source) save(ctx context.Context, f *flight, tok *Token) (*Token, error) {
 	if s.Store == nil {
-		return nil
+		return tok, nil
 	}
 	wasDirty := s.state().dirty
-	if err := s.write(ctx, f, tok); err != nil {
+	err := s.write(ctx, f, tok)
+	for tries := 0; errors.Is(err, storage.ErrConflict) && tries < maxMoves; tries++ {
+		// A Versioned store moved on: adopt a newer session found there.
+		var newer *Token
+		if newer, err = s.afterConflict(ctx, f, tok); newer != nil {
+			s.emit(Event{Kind: EventTokenAdopted, Trigger: f.trigger})
+			return newer, nil
+		}
+	}
+	if err != nil {
 		err = errorf("save: %w", err)
 		s.log(ctx, slog.LevelWarn, "saving the new token failed; keeping it in memory and retrying later", "error", err)
 		s.emit(Event{Kind: EventSaveFailed, Err: err})
-		return err
+		return tok, err
 	}
 	if wasDirty {
 		s.emit(Event{Kind: EventSaveFinished})
 	}
-	return nil
+	return tok, nil
+}
+
+// saved is the outcome of saving tok: the token to publish (tok, or a
+// newer one adopted from the store) and whether it is not in the store.
+func (s *Source) saved(ctx context.Context, f *flight, tok *Token) outcome {
+	pub, err := s.save(ctx, f, tok)
+	return outcome{tok: pub, publish: pub, dirty: err != nil, saveErr: err}
 }
 
 // refreshAt returns when tok should be refreshed in the background: its

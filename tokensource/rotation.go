@@ -1,6 +1,7 @@
 package tokensource
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -24,6 +25,8 @@ type known struct {
 	rt    string
 	fate  fate
 	spent bool // rotated away by a refresh of ours
+	// sentHere: this process sent it (its intent in the store is ours).
+	sentHere bool
 }
 
 // learn merges what the store records about refresh token rt into
@@ -67,6 +70,9 @@ func (s *Source) obtain(ctx context.Context, f *flight, cand *Token) (*Token, er
 		s.log(ctx, slog.LevelInfo, "the refresh token was rejected or used before; logging in again")
 		return s.relogin(ctx, f, ErrReauthRequired, "rejected")
 	case !fate.sentAt.IsZero() && !s.mayResend(fate, now):
+		if moved, err := s.awaitInFlight(ctx, f, cand, fate); moved || err != nil {
+			return nil, cmp.Or(err, errStoreMoved)
+		}
 		s.emit(Event{Kind: EventRefreshOutcomeUnknown, Trigger: f.trigger, Err: ErrRefreshOutcomeUnknown})
 		return s.relogin(ctx, f, ErrRefreshOutcomeUnknown, "possibly spent")
 	case !s.refreshable(cand, now):
@@ -182,7 +188,8 @@ func (s *Source) spend(ctx context.Context, fl *flight, cand *Token, f fate) (*T
 // mark records f for cand's refresh token, in memory and in the Store. A
 // write that fails before the token is sent means the refresh is not sent.
 func (s *Source) mark(ctx context.Context, fl *flight, cand *Token, f fate, reserved bool) error {
-	s.known = known{rt: cand.RefreshToken, fate: f}
+	prev := s.known
+	s.known = known{rt: cand.RefreshToken, fate: f, sentHere: !f.sentAt.IsZero()}
 	if s.Store == nil {
 		return nil
 	}
@@ -194,7 +201,11 @@ func (s *Source) mark(ctx context.Context, fl *flight, cand *Token, f fate, rese
 	} else {
 		err = s.put(ctx, fl, t)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		s.known = prev // nothing was recorded, nor sent
+		return errStoreMoved
+	case err != nil:
 		return storeUnwritable(err)
 	}
 	return nil
@@ -258,7 +269,7 @@ func (s *Source) put(ctx context.Context, f *flight, tok *Token) error {
 	if err != nil {
 		return err
 	}
-	return s.gated(ctx, f, func() error { return s.Store.Put(ctx, s.key(), b) })
+	return s.gated(ctx, f, func() error { return s.storeValue(ctx, f, b) })
 }
 
 // gated runs the store write fn of flight f through the gate, unless

@@ -63,6 +63,15 @@ type Source struct {
 	// 10-second token two seconds early. A configured margin is capped at
 	// half the token's lifetime.
 	EarlyRefresh time.Duration
+	// InFlightWait applies to a Store shared by a fleet (one that
+	// implements [storage.Versioned], whose lock can lapse under a paused
+	// holder or an engine restart): a refresh that finds another process's
+	// refresh of the same refresh token in flight waits up to this long,
+	// counted from when that refresh was sent, for its answer to be saved
+	// and adopts it, instead of logging in at once. Zero means 10 seconds;
+	// a negative value does not wait. Keep it shorter than the server's
+	// reuse grace period, if it has one.
+	InFlightWait time.Duration
 
 	// st is the session's current state, read without a lock on the hot
 	// path. It is never modified: every transition stores a new one,
@@ -157,6 +166,12 @@ type flight struct {
 	cancel  context.CancelFunc
 	// res is the save reserved before a refresh token was sent.
 	res storage.Reservation
+	// gen is the generation of the stored record the flight read last
+	// (versioned is set once it has read one) when Store implements
+	// storage.Versioned: every write of the flight is a compare-and-set
+	// on it.
+	gen       int64
+	versioned bool
 }
 
 // ErrLoggedOut is returned by [Source.Token] and [Source.Renew] after

@@ -22,7 +22,10 @@ import (
 // When the store also implements [storage.Locker] the locking checks run too,
 // and when it implements [storage.Reserver] the reservation checks do
 // (reserve and commit, release, commit of a value larger than reserved, a
-// second commit, a Put between reserve and commit, a cancelled context).
+// second commit, a Put between reserve and commit, a cancelled context), and
+// when it implements [storage.Versioned] the compare-and-set checks do
+// (generations grow, a stale generation conflicts, Put and Delete move the
+// generation, one winner among concurrent writers of one generation).
 //
 // Subtests never run in parallel with each other, so a backend with one shared
 // external resource (an OS keyring) can be tested safely.
@@ -60,6 +63,12 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			t.Skip("store does not implement storage.Reserver")
 		}
 		runReserver(t, newStore)
+	})
+	t.Run("Versioned", func(t *testing.T) {
+		if _, ok := newStore(t).(storage.Versioned); !ok {
+			t.Skip("store does not implement storage.Versioned")
+		}
+		runVersioned(t, newStore)
 	})
 }
 

@@ -1,0 +1,339 @@
+package tokensource
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenrefresh/tokenrefresh/storage"
+	"github.com/tokenrefresh/tokenrefresh/storage/storagetest"
+)
+
+// vBacking is a record store shared by several processes, as a fleet store
+// (PostgreSQL, Redis) is: every record has a generation, writes are
+// compare-and-set, a delete leaves a tombstone. It has no lock: every test
+// here is about what happens when the lock did not hold (lapsed under a
+// paused holder, an engine restart).
+type vBacking struct {
+	mu   sync.Mutex
+	recs map[string]vRecord
+}
+
+type vRecord struct {
+	gen   int64
+	value []byte // nil: tombstone
+}
+
+func newVBacking() *vBacking { return &vBacking{recs: map[string]vRecord{}} }
+
+// vStore is one process's handle on a vBacking. beforeSwap, when set, runs
+// once before the handle's next CompareAndSwap: the moment another process
+// gets in between.
+type vStore struct {
+	b          *vBacking
+	reads      atomic.Int64
+	mu         sync.Mutex
+	beforeSwap func()
+}
+
+func (b *vBacking) handle() *vStore { return &vStore{b: b} }
+
+func (v *vStore) Get(ctx context.Context, key string) ([]byte, error) {
+	b, _, err := v.GetVersioned(ctx, key)
+	return b, err
+}
+
+func (v *vStore) GetVersioned(ctx context.Context, key string) ([]byte, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	v.reads.Add(1)
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	r := v.b.recs[key]
+	if r.value == nil {
+		return nil, r.gen, storage.ErrNotFound
+	}
+	return append([]byte(nil), r.value...), r.gen, nil
+}
+
+func (v *vStore) CompareAndSwap(ctx context.Context, key string, gen int64, value []byte) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	v.mu.Lock()
+	hook := v.beforeSwap
+	v.beforeSwap = nil
+	v.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	r := v.b.recs[key]
+	if r.gen != gen {
+		return 0, storage.ErrConflict
+	}
+	r = vRecord{gen: gen + 1, value: append([]byte{}, value...)}
+	v.b.recs[key] = r
+	return r.gen, nil
+}
+
+func (v *vStore) Put(ctx context.Context, key string, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	v.b.recs[key] = vRecord{gen: v.b.recs[key].gen + 1, value: append([]byte{}, value...)}
+	return nil
+}
+
+func (v *vStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	if r, ok := v.b.recs[key]; ok && r.value != nil {
+		v.b.recs[key] = vRecord{gen: r.gen + 1}
+	}
+	return nil
+}
+
+func (v *vStore) setBeforeSwap(f func()) {
+	v.mu.Lock()
+	v.beforeSwap = f
+	v.mu.Unlock()
+}
+
+// record returns the stored token and generation under key.
+func (b *vBacking) record(t *testing.T, key string) (*Token, int64) {
+	t.Helper()
+	b.mu.Lock()
+	r := b.recs[key]
+	b.mu.Unlock()
+	if r.value == nil {
+		return nil, r.gen
+	}
+	tok, err := DecodeToken(r.value)
+	if err != nil {
+		t.Fatalf("stored record: %v", err)
+	}
+	return tok, r.gen
+}
+
+// The fake plays by the storage.Versioned rules the real fleet stores are
+// held to.
+func TestVersionedFakeConforms(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store { return newVBacking().handle() })
+}
+
+// vFleet is two processes sharing one login through a versioned store.
+type vFleet struct {
+	clk   interface{ Advance(time.Duration) }
+	g     *stGrant
+	b     *vBacking
+	a, bb *Source
+	ha    *vStore
+	hb    *vStore
+}
+
+func newVFleet(t *testing.T, wait time.Duration) *vFleet {
+	t.Helper()
+	clk := newSTClock()
+	g := newSTGrant(clk.Now)
+	b := newVBacking()
+	f := &vFleet{clk: clk, g: g, b: b, ha: b.handle(), hb: b.handle()}
+	f.a = &Source{Grant: g, Store: f.ha, Key: "fleet", Now: clk.Now, InFlightWait: wait}
+	f.bb = &Source{Grant: g, Store: f.hb, Key: "fleet", Now: clk.Now, InFlightWait: wait}
+	t.Cleanup(func() {
+		for _, s := range []*Source{f.a, f.bb} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = s.Close(ctx)
+			cancel()
+		}
+	})
+	// Process A logs in; the session is stored at generation 1.
+	if _, err := f.a.Token(testCtx(t)); err != nil {
+		t.Fatalf("first login: %v", err)
+	}
+	f.clk.Advance(16 * time.Minute) // the access token expired
+	return f
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+type tokErr struct {
+	tok *Token
+	err error
+}
+
+func tokenAsync(ctx context.Context, s *Source) <-chan tokErr {
+	ch := make(chan tokErr, 1)
+	go func() {
+		tok, err := s.Token(ctx)
+		ch <- tokErr{tok, err}
+	}()
+	return ch
+}
+
+// A process whose lock lapsed (here: there is no lock at all) read the
+// record before another one refreshed. Its intent is a compare-and-set on
+// the generation it read, so it finds the store moved on, sends nothing
+// and adopts the other's token: one refresh fleet-wide, no replay.
+func TestVersionedIntentFencesTheSend(t *testing.T) {
+	f := newVFleet(t, time.Second)
+	ctx := testCtx(t)
+	var bTok *Token
+	f.ha.setBeforeSwap(func() {
+		var err error
+		if bTok, err = f.bb.Token(ctx); err != nil {
+			t.Errorf("B's refresh: %v", err)
+		}
+	})
+	aTok, err := f.a.Token(ctx)
+	if err != nil {
+		t.Fatalf("A's refresh: %v", err)
+	}
+	logins, refreshes, reuses := f.g.counts()
+	if logins != 1 || refreshes != 1 || reuses != 0 || f.g.maxSent() != 1 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses, a refresh token sent up to %d times; want 1, 1, 0, 1",
+			logins, refreshes, reuses, f.g.maxSent())
+	}
+	if bTok == nil || aTok.AccessToken != bTok.AccessToken {
+		t.Errorf("A did not adopt B's token")
+	}
+	stored, gen := f.b.record(t, "fleet")
+	if stored == nil || stored.AccessToken != aTok.AccessToken || gen != 3 {
+		t.Errorf("store holds generation %d, want B's token at generation 3 (login, intent, answer)", gen)
+	}
+}
+
+// A process paused after sending a refresh (its lock lapsed) comes back
+// while another waits for it: the waiter adopts its answer instead of
+// logging in, and the server sees one refresh.
+func TestVersionedWaiterAdoptsTheAnswerInFlight(t *testing.T) {
+	f := newVFleet(t, 30*time.Second)
+	ctx := testCtx(t)
+	gate, started := f.g.block()
+	aCh := tokenAsync(ctx, f.a)
+	<-started // A wrote its intent and sent the refresh token
+	before := f.hb.reads.Load()
+	bCh := tokenAsync(ctx, f.bb)
+	// B read the record and polls it: it waits for A.
+	for i := 0; f.hb.reads.Load() < before+3; i++ {
+		if i > 3000 {
+			t.Fatal("B never polled the record")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(gate)
+	a, b := <-aCh, <-bCh
+	if a.err != nil || b.err != nil {
+		t.Fatalf("A: %v, B: %v", a.err, b.err)
+	}
+	if a.tok.AccessToken != b.tok.AccessToken {
+		t.Errorf("B did not adopt A's answer")
+	}
+	logins, refreshes, reuses := f.g.counts()
+	if logins != 1 || refreshes != 1 || reuses != 0 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses; want 1, 1, 0", logins, refreshes, reuses)
+	}
+}
+
+// A process paused after sending for longer than InFlightWait: the other
+// logs in (the refresh token may be spent), and the late answer does not
+// overwrite the newer session: its compare-and-set fails and it adopts the
+// login. No refresh token reaches the server twice.
+func TestVersionedLateAnswerAdoptsTheNewerSession(t *testing.T) {
+	f := newVFleet(t, 50*time.Millisecond)
+	ctx := testCtx(t)
+	gate, started := f.g.block()
+	aCh := tokenAsync(ctx, f.a)
+	<-started
+	b, err := f.bb.Token(ctx)
+	if err != nil {
+		t.Fatalf("B: %v", err)
+	}
+	_, genB := f.b.record(t, "fleet")
+	close(gate)
+	a := <-aCh
+	if a.err != nil {
+		t.Fatalf("A: %v", a.err)
+	}
+	if a.tok.AccessToken != b.AccessToken {
+		t.Errorf("A kept its late answer instead of adopting B's newer session")
+	}
+	stored, gen := f.b.record(t, "fleet")
+	if stored == nil || stored.AccessToken != b.AccessToken || gen != genB {
+		t.Errorf("the late answer overwrote the store: generation %d, want B's session at %d", gen, genB)
+	}
+	logins, refreshes, reuses := f.g.counts()
+	if logins != 2 || refreshes != 1 || reuses != 0 || f.g.maxSent() != 1 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses, sent up to %d times; want 2, 1, 0, 1",
+			logins, refreshes, reuses, f.g.maxSent())
+	}
+}
+
+// A logout elsewhere leaves a tombstone; a refresh that was in flight then
+// writes its answer over it (as a Put would recreate a deleted file), at
+// the tombstone's generation: the generation never goes back.
+func TestVersionedSaveOverATombstone(t *testing.T) {
+	f := newVFleet(t, time.Second)
+	ctx := testCtx(t)
+	gate, started := f.g.block()
+	aCh := tokenAsync(ctx, f.a)
+	<-started
+	if err := f.hb.Delete(ctx, "fleet"); err != nil {
+		t.Fatal(err)
+	}
+	_, tomb := f.b.record(t, "fleet")
+	close(gate)
+	a := <-aCh
+	if a.err != nil {
+		t.Fatalf("A: %v", a.err)
+	}
+	stored, gen := f.b.record(t, "fleet")
+	if stored == nil || stored.AccessToken != a.tok.AccessToken || gen != tomb+1 {
+		t.Errorf("store: generation %d (tombstone %d), want A's answer at %d", gen, tomb, tomb+1)
+	}
+}
+
+// A compare-and-set that fails for ever (another process keeps moving the
+// record) ends in a bounded number of passes, never a loop.
+func TestVersionedEndlessConflictsAreBounded(t *testing.T) {
+	f := newVFleet(t, time.Second)
+	ctx := testCtx(t)
+	var moves atomic.Int64
+	var arm func()
+	arm = func() {
+		f.ha.setBeforeSwap(func() {
+			moves.Add(1)
+			f.b.mu.Lock()
+			r := f.b.recs["fleet"]
+			r.gen++
+			f.b.recs["fleet"] = r
+			f.b.mu.Unlock()
+			arm()
+		})
+	}
+	arm()
+	_, err := f.a.Token(ctx)
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("Token = %v, want an error wrapping storage.ErrConflict", err)
+	}
+	if n := moves.Load(); n > maxMoves+1 {
+		t.Errorf("%d compare-and-set attempts, want at most %d", n, maxMoves+1)
+	}
+	if logins, refreshes, _ := f.g.counts(); refreshes != 0 || logins != 1 {
+		t.Errorf("%d refreshes sent without a fenced intent and %d logins; want 0 and 1 (an intent that was never written is no reason to log in)", refreshes, logins)
+	}
+}
