@@ -275,6 +275,9 @@ func TestAuthCodeNoBrowser(t *testing.T) {
 			g.Prompt = prompt
 			g.OpenBrowser = func(context.Context, string) error { return errors.New("no display") }
 			g.NoBrowser = mode == "no browser"
+			if !g.NoBrowser {
+				prompt.waitFor = "Could not open a browser"
+			}
 			if _, err := g.Login(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -300,19 +303,28 @@ type acPrompt struct {
 	b   *acBrowser
 	ctx context.Context
 	wg  sync.WaitGroup
+	// waitFor, when set, is text the user reads before opening the URL
+	// (a note that the browser could not be opened).
+	waitFor string
 
-	mu  sync.Mutex // guards out
-	out bytes.Buffer
+	mu      sync.Mutex // guards out, visited
+	out     bytes.Buffer
+	visited bool
 }
 
 func (p *acPrompt) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	first := p.out.Len() == 0
 	p.out.Write(b)
-	if first {
-		lines := strings.Split(strings.TrimSpace(p.out.String()), "\n")
-		u := lines[len(lines)-1]
+	if !p.visited && strings.Contains(p.out.String(), p.waitFor) {
+		p.visited = true
+		var u string
+		for _, line := range strings.Split(p.out.String(), "\n") {
+			if strings.HasPrefix(line, "http") {
+				u = line
+				break
+			}
+		}
 		p.wg.Go(func() { _ = p.b.visit(p.ctx, u) })
 	}
 	return len(b), nil
