@@ -138,7 +138,7 @@ func seedSession(t *testing.T, dir string, p *profile, tok *tokensource.Token) {
 	if tok == nil {
 		return
 	}
-	store, _, err := openStore(context.Background(), dir, "file", nil)
+	store, _, err := (&env{}).openStore(context.Background(), dir, "file", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

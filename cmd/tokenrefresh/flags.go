@@ -16,12 +16,15 @@ import (
 type globalOptions struct {
 	profile   string
 	configDir string
+	// storeURL is --store-url: where a postgres or redis store lives.
+	storeURL string
 }
 
 func (g *globalOptions) register(root *cobra.Command, e *env) {
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.profile, "profile", "p", "default", "profile `name`")
 	pf.StringVar(&g.configDir, "config-dir", "", "state `dir`ectory (default $TOKENREFRESH_CONFIG_DIR, else the user config directory + /tokenrefresh)")
+	pf.StringVar(&g.storeURL, "store-url", "", "`URL` of a postgres or redis store (default: the profile's, else $PGHOST… or $REDIS_URL); a password in it is never saved")
 	_ = root.RegisterFlagCompletionFunc("profile", g.completeProfiles(e))
 	_ = root.MarkPersistentFlagDirname("config-dir")
 }

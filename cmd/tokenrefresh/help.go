@@ -96,4 +96,9 @@ Environment:
   TOKENREFRESH_TIMEOUT       default --timeout of get and token (a Go
                              duration such as 30s; 0 or unset: none)
   TOKENREFRESH_DEBUG         if set, log token events (never tokens) to stderr
+  PGHOST, PGUSER, PGPASSWORD, PGDATABASE…, REDIS_URL, REDISCLI_AUTH
+                             where the postgres or redis store lives, when
+                             neither --store-url nor the profile says
+  TOKENREFRESH_REDIS_ALLOW_UNSAFE
+                             1: accept a Redis that can lose a write
 `

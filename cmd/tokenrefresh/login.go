@@ -67,7 +67,15 @@ is sent once: on a terminal it is asked again (3 tries), otherwise login
 fails (exit 1). The client secret comes from TOKENREFRESH_CLIENT_SECRET or
 --client-secret-file (only the path is saved); browser and device logins
 work without one (a public client). Tokens go to the OS keyring or to files
-(--store auto|keyring|file); the command says which it used.
+(--store auto|keyring|file); the command says which it used. Batch workers
+on many machines share one session through --store postgres or redis: the
+connection comes from --store-url, else the engine's environment (PGHOST,
+PGUSER, PGPASSWORD, PGDATABASE… or REDIS_URL); a password in --store-url is
+never saved in the profile, so later commands take it from the environment
+(PGPASSWORD, ~/.pgpass, REDISCLI_AUTH) or from --store-url again. A Redis
+that can lose an acknowledged write (no appendonly, appendfsync other than
+always, an allkeys-* eviction policy) is refused unless
+TOKENREFRESH_REDIS_ALLOW_UNSAFE=1.
 
 A browser or device login never runs in the background: when the session
 dies later, a command on a terminal runs it again in the foreground, and
@@ -143,9 +151,9 @@ func newLoginCmd(e *env, g *globalOptions, runF func(context.Context, *loginOpti
 	f.StringVarP(&o.prof.Username, "username", "u", "", "user `name` (selects the password flow by default)")
 	f.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	f.BoolVar(&o.refreshTokenStdin, "refresh-token-stdin", false, "start the session from a refresh token read from the first line of stdin")
-	f.StringVar(&o.prof.Store, "store", "", "token `store`: auto, keyring or file (default auto)")
+	f.StringVar(&o.prof.Store, "store", "", "token `store`: auto, keyring, file, or postgres or redis for a session shared by many machines (see --store-url) (default auto)")
 	c.Flags().DurationVar(&o.timeout.d, "timeout", 0, "give up after `duration` (such as 5m), discovery and the wait for a browser or device login included (default $TOKENREFRESH_TIMEOUT, else none; a browser login waits 10m at most)")
-	_ = c.RegisterFlagCompletionFunc("store", fixedValues("auto", "keyring", "file"))
+	_ = c.RegisterFlagCompletionFunc("store", fixedValues("auto", "keyring", "file", storePostgres, storeRedis))
 	_ = c.RegisterFlagCompletionFunc("auth-style", fixedValues(authStyleBasic, authStyleForm))
 	_ = c.RegisterFlagCompletionFunc("flow", fixedValues(flowNames...))
 	_ = c.MarkFlagFilename("client-secret-file")
@@ -156,8 +164,12 @@ func newLoginCmd(e *env, g *globalOptions, runF func(context.Context, *loginOpti
 func (o *loginOptions) validate() error {
 	switch o.prof.Store {
 	case "", "auto", "keyring", "file":
+		if o.storeURL != "" {
+			return usageErr("%v", errNoStoreURL)
+		}
+	case storePostgres, storeRedis:
 	default:
-		return usageErr("--store must be auto, keyring or file, not %q", o.prof.Store)
+		return usageErr("--store must be auto, keyring, file, postgres or redis, not %q", o.prof.Store)
 	}
 	switch o.prof.AuthStyle {
 	case "", authStyleBasic, authStyleForm:
@@ -229,7 +241,10 @@ func (o *loginOptions) run(ctx context.Context) error {
 	prev := e.previousSession(ctx, *o.globalOptions)
 
 	var fallback error
-	store, backend, err := openStore(ctx, dir, p.Store, func(reason error) { fallback = reason })
+	if fleetStore(p.Store) {
+		p.StoreURL = withoutPassword(o.storeURL)
+	}
+	store, backend, err := e.openStore(ctx, dir, p.Store, o.storeURL, func(reason error) { fallback = reason })
 	if err != nil {
 		return err
 	}

@@ -113,6 +113,13 @@ type previous struct {
 // previousSession reads the session profile g held before a login, or nil
 // when it held none (or none that can be read).
 func (e *env) previousSession(ctx context.Context, g globalOptions) *previous {
+	// The login's --store-url names the new session's store; the old one
+	// is opened with it only when it names the same place.
+	if dir, err := e.configDir(g.configDir); err == nil && g.storeURL != "" {
+		if old, err := loadProfile(dir, g.profile); err != nil || withoutPassword(g.storeURL) != old.StoreURL {
+			g.storeURL = ""
+		}
+	}
 	s, err := e.openProfile(ctx, g)
 	if err != nil {
 		return nil
@@ -130,7 +137,7 @@ func (e *env) previousSession(ctx context.Context, g globalOptions) *previous {
 // its place (same key, same store). Failures are warnings: the login
 // succeeded.
 func (e *env) endPrevious(ctx context.Context, prev *previous, p *profile) error {
-	if !hasRevocation(prev.prof) && prev.prof.Key == p.Key && prev.backend == p.Backend {
+	if !hasRevocation(prev.prof) && prev.prof.Key == p.Key && prev.backend == p.Backend && prev.prof.StoreURL == p.StoreURL {
 		return nil // nothing to revoke with, nothing left to delete
 	}
 	grant, err := e.newGrant(prev.prof, "", nil)
@@ -141,7 +148,7 @@ func (e *env) endPrevious(ctx context.Context, prev *previous, p *profile) error
 	rctx, cancel := context.WithTimeout(ctx, e.revokeTimeout)
 	defer cancel()
 	stop := e.waitNotice("revoking the previous session on the server…")
-	if prev.prof.Key == p.Key && prev.backend == p.Backend {
+	if prev.prof.Key == p.Key && prev.backend == p.Backend && prev.prof.StoreURL == p.StoreURL {
 		// The store holds the new session now: revoke the old one as
 		// read before the login.
 		if r, ok := grant.(tokensource.Revoker); ok {

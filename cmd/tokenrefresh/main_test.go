@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/enginetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -49,6 +51,7 @@ func TestMain(m *testing.M) {
 		}
 	}()
 	code := m.Run()
+	enginetest.StopAll()
 	<-buildDone
 	// Grants and the demo use http.DefaultTransport; its idle keep-alive
 	// connections are not leaks.

@@ -66,9 +66,15 @@ type profile struct {
 	// session's token is for; "get" refuses other origins. Empty means the
 	// origin of the login or token URL.
 	APIURLs []string `json:"api_urls,omitempty"`
-	// Store is the backend asked for at login: auto, keyring or file.
+	// Store is the backend asked for at login: auto, keyring, file,
+	// postgres or redis.
 	Store string `json:"store"`
-	// Backend is the backend actually used: keyring or file. Later
+	// StoreURL is where a postgres or redis store lives, as given with
+	// --store-url but never with its password. Empty: the engine's
+	// environment (PGHOST…, REDIS_URL).
+	StoreURL string `json:"store_url,omitempty"`
+	// Backend is the backend actually used: keyring, file, postgres or
+	// redis. Later
 	// commands open exactly this one, so a session stored in the keyring is
 	// never silently looked for in files.
 	Backend string `json:"backend"`

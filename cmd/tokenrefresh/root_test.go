@@ -111,7 +111,7 @@ func TestUsageErrors(t *testing.T) {
 		{"get negative timeout", []string{"get", "--timeout=-1s", "http://127.0.0.1/"}, nil, "--timeout must not be negative"},
 		{"bad TOKENREFRESH_TIMEOUT", []string{"token"}, map[string]string{"TOKENREFRESH_TIMEOUT": "soon"}, `TOKENREFRESH_TIMEOUT="soon"`},
 		{"login both modes", []string{"login", "--token-url", "http://127.0.0.1/t", "--login-url", "http://127.0.0.1/l"}, nil, "exclusive"},
-		{"login bad store", []string{"login", "--store", "cloud"}, nil, "--store must be auto, keyring or file"},
+		{"login bad store", []string{"login", "--store", "cloud"}, nil, "--store must be auto, keyring, file, postgres or redis"},
 		{"login bad auth style", []string{"login", "--auth-style", "digest"}, nil, "--auth-style must be basic or form"},
 		{"login auth style for JSON", []string{"login", "--login-url", "http://127.0.0.1/l", "--auth-style", "form"}, nil, "--auth-style applies to OAuth2"},
 		{"login new profile without URL", []string{"login", "--username", "alice"}, nil, "--token-url or --login-url is required"},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,10 @@ type env struct {
 	// prompting is set while a password prompt waits, so that a progress
 	// bar does not draw over it.
 	prompting atomic.Bool
+	// exitFns run when the command ends (atExit): connections to a
+	// store's engine are closed.
+	exitMu  sync.Mutex
+	exitFns []func()
 }
 
 // run is the whole program: it parses args, runs one command and returns the
@@ -98,6 +103,7 @@ func (e *env) run(ctx context.Context, args []string) int {
 // execute runs the command tree root on args.
 func (e *env) execute(ctx context.Context, root *cobra.Command, args []string) int {
 	// A non-nil slice: with nil, cobra would read os.Args.
+	defer e.runAtExit()
 	root.SetArgs(append([]string{}, longFlagArgs(root, args)...))
 	cmd, err := root.ExecuteContextC(ctx)
 	if cmd == nil {

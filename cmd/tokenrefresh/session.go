@@ -52,9 +52,17 @@ type session struct {
 	reloggedIn bool
 }
 
-// openStore opens the token store: mode is auto, keyring or file. When
-// auto falls back to files, onFallback (if not nil) gets the reason.
-func openStore(ctx context.Context, dir, mode string, onFallback func(error)) (storage.Store, string, error) {
+// openStore opens the token store: mode is auto, keyring, file, postgres
+// or redis (whose engine storeURL names; see openFleetStore). When auto
+// falls back to files, onFallback (if not nil) gets the reason.
+func (e *env) openStore(ctx context.Context, dir, mode, storeURL string, onFallback func(error)) (storage.Store, string, error) {
+	if fleetStore(mode) {
+		store, err := e.openFleetStore(ctx, mode, storeURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("open %s store: %w", mode, err)
+		}
+		return store, mode, nil
+	}
 	store, backend, err := auto.Open(ctx, auto.Options{
 		Service:    keyringService,
 		Dir:        filepath.Join(dir, "tokens"),
@@ -78,7 +86,11 @@ func (e *env) openProfile(ctx context.Context, c globalOptions) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	store, backend, err := openStore(ctx, dir, p.Backend, nil)
+	storeURL := c.storeURL
+	if storeURL == "" {
+		storeURL = p.StoreURL
+	}
+	store, backend, err := e.openStore(ctx, dir, p.Backend, storeURL, nil)
 	if err != nil {
 		return nil, err
 	}
