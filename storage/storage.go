@@ -3,8 +3,9 @@
 // this package and its backends never see a token type.
 //
 // Backends live in sub-packages: storage/memory, storage/file and
-// storage/keyring. Every backend runs the conformance suite in
-// storage/storagetest.
+// storage/keyring for one machine; storage/postgres and storage/redis for a
+// session shared by many machines ([Versioned] stores). Every backend runs
+// the conformance suite in storage/storagetest.
 package storage
 
 import (

@@ -337,3 +337,32 @@ func TestVersionedEndlessConflictsAreBounded(t *testing.T) {
 		t.Errorf("%d refreshes sent without a fenced intent and %d logins; want 0 and 1 (an intent that was never written is no reason to log in)", refreshes, logins)
 	}
 }
+
+// A corrupt record in a fleet store (bytes no version of this package
+// wrote) is replaced by a login, with a compare-and-set on the generation
+// it was read at: no error, no crash, and the generation moves on.
+func TestVersionedCorruptRecordIsReplaced(t *testing.T) {
+	clk := newSTClock()
+	g := newSTGrant(clk.Now)
+	b := newVBacking()
+	h := b.handle()
+	ctx := testCtx(t)
+	for _, junk := range [][]byte{[]byte("<html>502 Bad Gateway</html>"), {0xff, 0x00, 0x13}, []byte(`{"version":1}`)} {
+		if err := h.Put(ctx, "fleet", junk); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		before := b.recs["fleet"].gen
+		b.mu.Unlock()
+		src := &Source{Grant: g, Store: h, Key: "fleet", Now: clk.Now}
+		tok, err := src.Token(ctx)
+		if err != nil {
+			t.Fatalf("Token over a corrupt record %q: %v", junk, err)
+		}
+		stored, gen := b.record(t, "fleet")
+		if stored == nil || stored.AccessToken != tok.AccessToken || gen != before+1 {
+			t.Errorf("after a corrupt record at generation %d: generation %d, want the new login at %d", before, gen, before+1)
+		}
+		_ = src.Close(ctx)
+	}
+}
