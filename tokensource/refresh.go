@@ -176,8 +176,44 @@ func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 	if err := s.checkConfig(); err != nil {
 		return outcome{err: err}
 	}
+	_, fleet := s.Store.(storage.Versioned)
+	for attempt := 0; ; attempt++ {
+		f.storeFault = false
+		o := s.refreshUnderLock(ctx, f)
+		if o.err == nil || !f.storeFault || !fleet {
+			return o
+		}
+		// The engine of a fleet store is briefly away (a restart, a
+		// failover) and nothing was sent: the callers wait, bounded by
+		// RefreshTimeout and their own contexts, while this one flight
+		// tries again, rather than every request failing and opening a
+		// connection of its own.
+		d := storeRetryDelay(attempt, rand.Float64())
+		s.log(ctx, slog.LevelWarn, "the store is unreachable; trying again", "error", o.err, "after", d)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return o
+		case <-t.C:
+		}
+	}
+}
+
+// storeRetryDelay is the pause before attempt+1 at reaching a fleet
+// store's engine: 50 ms doubling to 1 s, jittered by ±20% with r in [0, 1).
+func storeRetryDelay(attempt int, r float64) time.Duration {
+	d := min(50*time.Millisecond<<min(attempt, 5), time.Second)
+	return time.Duration(float64(d) * (0.8 + 0.4*r))
+}
+
+// refreshUnderLock takes the store's lock, then refreshes, starting over
+// (a bounded number of times) when a Versioned store moved on before a
+// refresh token was sent.
+func (s *Source) refreshUnderLock(ctx context.Context, f *flight) outcome {
 	unlock, err := s.lockStore(ctx)
 	if err != nil {
+		f.storeFault = true
 		return outcome{err: err}
 	}
 	defer unlock()
@@ -275,6 +311,7 @@ func (s *Source) candidate(ctx context.Context, f *flight) (*Token, error) {
 		s.log(ctx, slog.LevelWarn, "reading the store failed; using the token in memory", "error", err)
 		return mem, nil
 	case err != nil:
+		f.storeFault = true
 		return nil, errorf("load: %w", err)
 	}
 	stored, err := DecodeToken(b)

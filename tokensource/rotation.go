@@ -27,6 +27,10 @@ type known struct {
 	spent bool // rotated away by a refresh of ours
 	// sentHere: this process sent it (its intent in the store is ours).
 	sentHere bool
+	// unsentAt is the time of an intent this process wrote for rt, or
+	// tried to, and then did not send, because the write failed: found
+	// in the store, that intent is no reason to take rt as spent.
+	unsentAt time.Time
 }
 
 // learn merges what the store records about refresh token rt into
@@ -53,6 +57,9 @@ func (s *Source) fateOf(tok *Token) fate {
 		}
 		f.resent = f.resent || s.known.fate.resent
 		f.rejected = f.rejected || s.known.fate.rejected
+		if !s.known.unsentAt.IsZero() && f.sentAt.Equal(s.known.unsentAt) && !f.resent {
+			f.sentAt = time.Time{} // our own intent, never sent
+		}
 	}
 	return f
 }
@@ -149,12 +156,20 @@ func (s *Source) spend(ctx context.Context, fl *flight, cand *Token, f fate) (*T
 	// From the intent on, abandoning the flight would cost a login.
 	fl.sending.Store(true)
 	for {
-		if f.sentAt.IsZero() {
+		first := f.sentAt.IsZero()
+		if first {
 			f.sentAt = s.now()
 		} else {
 			f.resent = true
 		}
 		if err := s.mark(ctx, fl, cand, f, false); err != nil {
+			// Nothing was sent: a store that could not take the intent
+			// may be tried again, and the intent, if it landed after
+			// all, does not make the refresh token spent.
+			fl.storeFault = !errors.Is(err, errStoreMoved)
+			if fl.storeFault && first {
+				s.known = known{rt: cand.RefreshToken, unsentAt: f.sentAt}
+			}
 			return nil, err
 		}
 		tok, err := s.callRefresh(ctx, fl, cand)

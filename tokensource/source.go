@@ -172,6 +172,10 @@ type flight struct {
 	// on it.
 	gen       int64
 	versioned bool
+	// storeFault is set when the pass failed because the Store did not
+	// answer (lock, read, or the write before a refresh token is sent):
+	// nothing was sent, so a fleet store's flight may try again.
+	storeFault bool
 }
 
 // ErrLoggedOut is returned by [Source.Token] and [Source.Renew] after

@@ -366,3 +366,139 @@ func TestVersionedCorruptRecordIsReplaced(t *testing.T) {
 		_ = src.Close(ctx)
 	}
 }
+
+// vFailing makes a vStore's engine unreachable: every call fails, as a
+// PostgreSQL that is restarting does ("the database system is starting
+// up"), until the test brings it back.
+type vFailing struct {
+	*vStore
+	down  atomic.Bool
+	calls atomic.Int64
+	// landThenFail makes the next CompareAndSwap land, then fail (the
+	// answer lost with the connection).
+	landThenFail atomic.Bool
+}
+
+var errEngineDown = errors.New("connect: the database system is starting up")
+
+func (v *vFailing) fail() error {
+	v.calls.Add(1)
+	if v.down.Load() {
+		return errEngineDown
+	}
+	return nil
+}
+
+func (v *vFailing) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := v.fail(); err != nil {
+		return nil, err
+	}
+	return v.vStore.Get(ctx, key)
+}
+
+func (v *vFailing) GetVersioned(ctx context.Context, key string) ([]byte, int64, error) {
+	if err := v.fail(); err != nil {
+		return nil, 0, err
+	}
+	return v.vStore.GetVersioned(ctx, key)
+}
+
+func (v *vFailing) CompareAndSwap(ctx context.Context, key string, gen int64, value []byte) (int64, error) {
+	if err := v.fail(); err != nil {
+		return 0, err
+	}
+	next, err := v.vStore.CompareAndSwap(ctx, key, gen, value)
+	if err == nil && v.landThenFail.CompareAndSwap(true, false) {
+		return 0, errEngineDown
+	}
+	return next, err
+}
+
+func (v *vFailing) Put(ctx context.Context, key string, value []byte) error {
+	if err := v.fail(); err != nil {
+		return err
+	}
+	return v.vStore.Put(ctx, key, value)
+}
+
+func (v *vFailing) Lock(ctx context.Context, key string) (func() error, error) {
+	if err := v.fail(); err != nil {
+		return nil, err
+	}
+	return func() error { return nil }, nil
+}
+
+// An engine restart while the token is expired: the request waits for the
+// store to come back (one flight retrying, not every request failing) and
+// then refreshes once, with no login.
+func TestVersionedStoreOutageIsWaitedOut(t *testing.T) {
+	clk := newSTClock()
+	g := newSTGrant(clk.Now)
+	h := &vFailing{vStore: newVBacking().handle()}
+	src := &Source{Grant: g, Store: h, Key: "fleet", Now: clk.Now}
+	t.Cleanup(func() { _ = src.Close(context.Background()) })
+	ctx := testCtx(t)
+	if _, err := src.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(16 * time.Minute)
+	h.down.Store(true)
+	before := h.calls.Load()
+	ch := tokenAsync(ctx, src)
+	for i := 0; h.calls.Load() < before+4; i++ { // a few attempts, with pauses
+		if i > 3000 {
+			t.Fatal("the flight stopped trying")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// More callers wait on the same flight.
+	more := tokenAsync(ctx, src)
+	h.down.Store(false)
+	for _, c := range []<-chan tokErr{ch, more} {
+		if r := <-c; r.err != nil {
+			t.Fatalf("Token across the outage: %v", r.err)
+		}
+	}
+	if logins, refreshes, _ := g.counts(); logins != 1 || refreshes != 1 {
+		t.Errorf("server saw %d logins, %d refreshes; want 1, 1", logins, refreshes)
+	}
+}
+
+// The intent's write landed but its answer was lost: the refresh token
+// was not sent, and this process knows it, so the next attempt refreshes
+// instead of logging in.
+func TestVersionedUnsentIntentIsNotASpentToken(t *testing.T) {
+	clk := newSTClock()
+	g := newSTGrant(clk.Now)
+	b := newVBacking()
+	h := &vFailing{vStore: b.handle()}
+	src := &Source{Grant: g, Store: h, Key: "fleet", Now: clk.Now}
+	t.Cleanup(func() { _ = src.Close(context.Background()) })
+	ctx := testCtx(t)
+	if _, err := src.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(16 * time.Minute)
+	h.landThenFail.Store(true)
+	tok, err := src.Token(ctx)
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if logins, refreshes, reuses := g.counts(); logins != 1 || refreshes != 1 || reuses != 0 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses; want 1, 1, 0", logins, refreshes, reuses)
+	}
+	if stored, _ := b.record(t, "fleet"); stored == nil || stored.AccessToken != tok.AccessToken {
+		t.Errorf("the refreshed token is not the stored one")
+	}
+}
+
+func TestStoreRetryDelayBounds(t *testing.T) {
+	for attempt := range 12 {
+		for _, r := range []float64{0, 0.5, 0.999} {
+			d := storeRetryDelay(attempt, r)
+			if d < 40*time.Millisecond || d > 1200*time.Millisecond {
+				t.Errorf("storeRetryDelay(%d, %v) = %v, want within [40ms, 1.2s]", attempt, r, d)
+			}
+		}
+	}
+}
