@@ -36,11 +36,13 @@ type RetryPolicy struct {
 }
 
 // endpointClient is the internal token-endpoint client for a grant's (or
-// a Discoverer's) settings. It is built per call, with the retrying client
-// it makes: about six small allocations of the two hundred a loopback
-// refresh makes. A grant cannot keep one: PasswordGrant and
-// ClientCredentialsGrant have value methods, so they may be copied and
-// cannot hold a lock or an atomic.
+// a Discoverer's) settings: a few words of configuration, made per call
+// for one small allocation. The costly part, the retrying client, is
+// built once per retry policy inside tokenendpoint and shared; what else
+// a call needs (HTTPClient, Logger) travels with its request. So a grant
+// keeps no client of its own, and needs none: PasswordGrant and
+// ClientCredentialsGrant have value methods and may be copied, and a
+// copy whose HTTPClient or Retry was changed must not use the original's.
 func endpointClient(hc *http.Client, p RetryPolicy, logger *slog.Logger, allowInsecure bool) *tokenendpoint.Client {
 	return &tokenendpoint.Client{HTTPClient: hc, Retry: tokenendpoint.Retry(p), Logger: logger, AllowInsecure: allowInsecure}
 }

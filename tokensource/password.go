@@ -171,21 +171,31 @@ func (g *PasswordGrant) form() *oauthForm {
 // encoding are kept out of every error.
 func (o *oauthForm) call(op, endpointURL string, form url.Values, secrets ...string) *tokenendpoint.Call {
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
-	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(o.clientID) + ":" + url.QueryEscape(o.clientSecret)))
 	switch {
-	case o.style == AuthBasic && o.clientSecret != "":
-		h.Set("Authorization", "Basic "+basic)
-	case o.clientSecret != "":
+	case o.clientSecret == "":
+		if o.clientID != "" {
+			form.Set("client_id", o.clientID)
+		}
+	case o.style == AuthBasic:
+		authz := basicAuth(o.clientID, o.clientSecret)
+		h["Authorization"] = []string{authz}
+		secrets = append(secrets, o.clientSecret, authz[len("Basic "):])
+	default:
 		form.Set("client_id", o.clientID)
 		form.Set("client_secret", o.clientSecret)
-	case o.clientID != "":
-		form.Set("client_id", o.clientID)
-	}
-	if o.clientSecret != "" {
-		secrets = append(secrets, o.clientSecret, basic)
+		secrets = append(secrets, o.clientSecret, basicAuth(o.clientID, o.clientSecret)[len("Basic "):])
 	}
 	return &tokenendpoint.Call{URL: endpointURL, Header: h, Body: []byte(form.Encode()),
 		Refresh: op == "refresh", Standard: true, Secrets: secrets}
+}
+
+// basicAuth returns the Basic Authorization value of a client: "Basic "
+// and the base64 of id:secret, both form-encoded first.
+func basicAuth(id, secret string) string {
+	raw := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+	b := make([]byte, 0, len("Basic ")+base64.StdEncoding.EncodedLen(len(raw)))
+	b = base64.StdEncoding.AppendEncode(append(b, "Basic "...), []byte(raw))
+	return string(b)
 }
 
 // token posts form to the token endpoint and reads the token.

@@ -137,7 +137,21 @@ func (c *Call) fail(r *Reply, malformed string, known bool) *Failure {
 // carries a refresh token, that comes back too, in a Token with no access
 // token, so that a refresh token the server issued is never dropped.
 func (c *Call) Token(r *Reply, paths Paths, now time.Time, oldRefresh string) (*Token, *Failure) {
-	if !r.Success() || r.TooLarge || r.ReadErr != nil || (c.Standard && errorCodeOnSuccess(r)) {
+	return c.token(r, paths, now, oldRefresh, true)
+}
+
+// token is Token; standard says whether an answer of the standard shape
+// may take the shortcut (parseStandard).
+func (c *Call) token(r *Reply, paths Paths, now time.Time, oldRefresh string, standard bool) (*Token, *Failure) {
+	if !r.Success() || r.TooLarge || r.ReadErr != nil {
+		return nil, c.Fail(r)
+	}
+	if standard && paths == (Paths{}) && !mayBeForm(r.Header.Get("Content-Type")) {
+		if p, ok := parseStandard(r.Body); ok {
+			return p.finish(receipt{now: now, date: serverDate(r.Header)}, oldRefresh), nil
+		}
+	}
+	if c.Standard && errorCodeOnSuccess(r) {
 		return nil, c.Fail(r)
 	}
 	p, problem := parseReply(r, &paths)
@@ -154,10 +168,22 @@ func (c *Call) Token(r *Reply, paths Paths, now time.Time, oldRefresh string) (*
 	return tok, c.fail(r, problem, true)
 }
 
+// mayBeForm reports whether a Content-Type may name a form-encoded body,
+// erring towards yes: a body whose type it clears is read as JSON by
+// parseReply and errorCodeOnSuccess too.
+func mayBeForm(contentType string) bool {
+	base, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(base), "application/x-www-form-urlencoded")
+}
+
 // serverDate returns the time a response's Date header gives, zero when it
 // is missing or invalid.
 func serverDate(h http.Header) time.Time {
-	t, err := http.ParseTime(h.Get("Date"))
+	date := h.Get("Date")
+	if date == "" {
+		return time.Time{}
+	}
+	t, err := http.ParseTime(date)
 	if err != nil {
 		return time.Time{}
 	}

@@ -2,19 +2,13 @@ package tokenendpoint
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -99,8 +93,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // Client sends the requests of one grant (or discoverer). The zero value
 // is usable. A Client holds only configuration and is safe for concurrent
-// use; every call builds its own retrying client, whose retry rule
-// follows that call's attempts.
+// use. It costs one small allocation to make: the retrying client behind
+// it is shared by every Client with the same Retry (see engine).
 type Client struct {
 	HTTPClient    *http.Client // each attempt's Transport and Timeout; nil = built-in
 	Retry         Retry
@@ -123,49 +117,6 @@ func (r *Reply) Success() bool { return r.Status >= 200 && r.Status <= 299 }
 
 func (r *Reply) redirect() bool { return r.Status >= 300 && r.Status <= 399 }
 
-// callTrace follows the attempts of one call.
-type callTrace struct {
-	cur atomic.Pointer[attempt] // the attempt in progress, or the last one
-	// lost reports that the last attempt failed after its request was
-	// written: the server may have acted on it.
-	lost atomic.Bool
-}
-
-// attempt records how far one request got, from the transport's
-// httptrace events.
-type attempt struct {
-	canceled atomic.Bool // the context was done before the attempt began
-	traced   atomic.Bool // the transport reports its progress (GetConn)
-	gotConn  atomic.Bool // a connection was made, TLS handshake included
-	wrote    atomic.Bool // the whole request was written
-	partial  atomic.Bool // writing the request failed part-way
-}
-
-// unsent reports whether an attempt that failed with err provably never
-// reached the server. Anything uncertain counts as sent.
-func (a *attempt) unsent(err error) bool {
-	switch {
-	case a == nil:
-		return connectError(err)
-	case a.wrote.Load():
-		return false
-	case a.partial.Load(), a.canceled.Load():
-		return true // the server never had the whole request
-	case a.traced.Load():
-		return !a.gotConn.Load()
-	}
-	// A transport that reports no progress: trust only errors that
-	// happen before any connection exists.
-	return connectError(err)
-}
-
-// connectError reports errors raised before a connection exists.
-func connectError(err error) bool {
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	return (errors.As(err, &opErr) && opErr.Op == "dial") || errors.As(err, &dnsErr)
-}
-
 // checkURL validates an endpoint URL: https://, or http:// to a loopback
 // host or when AllowInsecure is set.
 func (c *Client) checkURL(raw string) *Failure {
@@ -182,9 +133,6 @@ func (c *Client) checkURL(raw string) *Failure {
 	return &Failure{Kind: KindInsecure, Detail: u.Scheme + "://" + u.Host}
 }
 
-// retrying builds the retrying client for one call. It follows no
-// redirect, whatever the caller's client would do: the request carries
-// credentials.
 // keepAlive is how long the built-in client keeps an idle connection to a
 // token endpoint for reuse; see Do.
 const keepAlive = time.Second
@@ -205,97 +153,6 @@ type singleAttemptKey struct{}
 // request once, whatever the Retry policy says.
 func SingleAttempt(ctx context.Context) context.Context {
 	return context.WithValue(ctx, singleAttemptKey{}, true)
-}
-
-func (c *Client) retrying(ctx context.Context, tr *callTrace) *retryablehttp.Client {
-	retries := c.Retry.attempts() - 1
-	if ctx.Value(singleAttemptKey{}) != nil {
-		retries = 0
-	}
-	base := c.HTTPClient
-	if base == nil {
-		base = &http.Client{Timeout: defaultAttemptTimeout, Transport: defaultTransport}
-	}
-	hc := *base
-	next := base.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	hc.Transport = traceTransport{next: next, tr: tr}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &retryablehttp.Client{
-		HTTPClient:   &hc,
-		Logger:       nil, // its default logger prints every URL to stderr
-		RetryWaitMin: orDefault(c.Retry.MinWait, defaultMinWait),
-		RetryWaitMax: orDefault(c.Retry.MaxWait, defaultMaxWait),
-		RetryMax:     retries,
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			return checkRetry(ctx, resp, err, tr)
-		},
-		Backoff:      c.Retry.backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, n int) {
-			if n > 0 && c.Logger != nil {
-				c.Logger.LogAttrs(req.Context(), slog.LevelDebug, "token endpoint retry",
-					slog.Int("attempt", n+1), slog.String("host", req.URL.Host))
-			}
-		},
-	}
-}
-
-// checkRetry re-sends only what provably did not reach the server: an
-// attempt that failed before its request was written, or a 429 or 503.
-// Every other answer is final, even once ctx is done, so that a token the
-// server issued is never thrown away.
-func checkRetry(ctx context.Context, resp *http.Response, err error, tr *callTrace) (bool, error) {
-	if err != nil {
-		lost := !tr.cur.Load().unsent(err)
-		tr.lost.Store(lost)
-		if lost || permanent(err) {
-			return false, nil
-		}
-	} else {
-		tr.lost.Store(false)
-		if !retryableStatus(resp.StatusCode) {
-			return false, nil
-		}
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return false, ctxErr
-	}
-	return true, nil
-}
-
-// permanent reports transport errors that a retry cannot fix.
-func permanent(err error) bool {
-	var certErr *tls.CertificateVerificationError
-	var hostErr x509.HostnameError
-	var authErr x509.UnknownAuthorityError
-	return errors.As(err, &certErr) || errors.As(err, &hostErr) || errors.As(err, &authErr)
-}
-
-// traceTransport records how far each attempt got.
-type traceTransport struct {
-	next http.RoundTripper
-	tr   *callTrace
-}
-
-func (t traceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	a := &attempt{}
-	a.canceled.Store(req.Context().Err() != nil)
-	t.tr.cur.Store(a)
-	trace := &httptrace.ClientTrace{
-		GetConn: func(string) { a.traced.Store(true) },
-		GotConn: func(httptrace.GotConnInfo) { a.gotConn.Store(true) },
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				a.wrote.Store(true)
-			} else {
-				a.partial.Store(true)
-			}
-		},
-	}
-	return t.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
 }
 
 // Do sends call's request, re-sending it only when it provably did not
@@ -325,7 +182,17 @@ func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
 	if call.Body != nil {
 		body = call.Body
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, call.URL, body)
+	cl := &callState{logger: c.Logger, single: ctx.Value(singleAttemptKey{}) != nil}
+	var jar http.CookieJar
+	if hc := c.HTTPClient; hc != nil {
+		cl.next, cl.timeout, jar = hc.Transport, hc.Timeout, hc.Jar
+		if cl.next == nil {
+			cl.next = http.DefaultTransport
+		}
+	} else {
+		cl.next, cl.timeout = defaultTransport, defaultAttemptTimeout
+	}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, callKey{}, cl), method, call.URL, body)
 	if err != nil {
 		return nil, &Failure{Kind: KindBadURL, Detail: "cannot build request"}
 	}
@@ -333,13 +200,12 @@ func (c *Client) Do(ctx context.Context, call *Call) (*Reply, *Failure) {
 		req.Header[k] = vs // call.Header is ours and not changed during the call
 	}
 	req.Close = c.HTTPClient != nil
-	var tr callTrace
-	resp, err := c.retrying(ctx, &tr).Do(req)
+	resp, err := engine(c.Retry, jar).Do(req)
 	if err != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		return nil, &Failure{Kind: KindTransport, Err: scrubError(err, call.Secrets), Unknown: call.Refresh && tr.lost.Load()}
+		return nil, &Failure{Kind: KindTransport, Err: scrubError(err, call.Secrets), Unknown: call.Refresh && cl.lost.Load()}
 	}
 	defer resp.Body.Close()
 	return read(resp), nil

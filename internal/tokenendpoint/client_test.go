@@ -1,10 +1,12 @@
 package tokenendpoint
 
 import (
-	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // now is the fixed clock of these tests: 2026-01-01T00:00:00Z.
@@ -80,10 +82,12 @@ func TestBackoffBounds(t *testing.T) {
 }
 
 // TestRetryingLoggerOff: go-retryablehttp's own logger, which prints every
-// URL to stderr, is never on.
+// URL to stderr, is never on, in a shared retrying client or in one of a
+// call's own.
 func TestRetryingLoggerOff(t *testing.T) {
-	var tr callTrace
-	if l := (&Client{}).retrying(context.Background(), &tr).Logger; l != nil {
-		t.Fatalf("retryablehttp Logger = %v, want nil", l)
+	for _, e := range []*retryablehttp.Client{engine(Retry{}, nil), engine(Retry{MaxAttempts: 2}, nil), engine(Retry{}, &cookiejar.Jar{})} {
+		if e.Logger != nil {
+			t.Fatalf("retryablehttp Logger = %v, want nil", e.Logger)
+		}
 	}
 }
