@@ -244,7 +244,7 @@ func TestConcurrent401sRefreshOnce(t *testing.T) {
 }
 
 func TestWithTokenCopiesHeaders(t *testing.T) {
-	for _, n := range []int{0, 1, 6, 7, 8, 20} {
+	for _, n := range []int{0, 1, 2, 3, 6, 7, 8, 9, 10, 20} {
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/", nil)
 		for i := range n {
 			k := "X-H" + strings.Repeat("a", i)
