@@ -14,9 +14,10 @@
 // 2-4 seconds the harness disrupts the fleet: it SIGKILLs a worker (every
 // other kill aimed at a worker inside a rotation) and starts a
 // replacement; once it SIGSTOPs a worker (the lock holder if it can) for
-// twice the 1-second lock lease; once it restarts the engine (PostgreSQL:
-// immediate shutdown and crash recovery; Redis: SIGKILL and append-only
-// file replay). Then it SIGTERMs the workers, which close their Sources.
+// twice the 1-second lock lease; once it crashes the engine, keeps it down
+// for 3 seconds (longer than a token lives, so requests must wait for the
+// store) and starts it again (PostgreSQL: immediate shutdown and crash
+// recovery; Redis: SIGKILL and append-only file replay). Then it SIGTERMs the workers, which close their Sources.
 //
 // The tests assert outcomes only, never timings: no failed request in a
 // worker that was not killed, no reuse detection, refreshes at most 1.2

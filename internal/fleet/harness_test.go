@@ -146,12 +146,18 @@ func (f *fleet) pause(d time.Duration) {
 	p.mu.Unlock()
 }
 
-// restart crashes the engine and starts it again.
+// engineDown is how long the engine stays down after its crash: longer
+// than a token lives, so that every worker's token expires while the
+// store cannot be reached, and requests must wait for it to come back.
+const engineDown = accessTTL + time.Second
+
+// restart crashes the engine and, engineDown later, starts it again.
 func (f *fleet) restart(crash, start func(testing.TB)) {
 	f.restartInWindow = f.inWindow(0) != nil
 	t0 := time.Now()
 	crash(f.t)
 	f.crashTook = time.Since(t0)
+	time.Sleep(engineDown)
 	start(f.t)
 	f.restarted = time.Now()
 	f.outage = f.restarted.Sub(t0)
