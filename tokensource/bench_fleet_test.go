@@ -2,6 +2,7 @@ package tokensource
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,35 +58,6 @@ var benchStores = []struct {
 	}},
 }
 
-// BenchmarkRefreshFleetStore measures one whole refresh through a Source
-// with each store: for the fleet stores that is the lock across machines,
-// the versioned re-read, the intent and the save (both compare-and-set),
-// beside the same exchange with the local stores. One op is one refresh.
-//
-//	go test -run '^$' -bench 'RefreshFleetStore|TokenPerStore' -benchmem -count 6 ./tokensource
-func BenchmarkRefreshFleetStore(b *testing.B) {
-	srv := benchTokenServer(b)
-	for _, st := range benchStores {
-		b.Run(st.name, func(b *testing.B) {
-			src := &Source{Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p"},
-				Store: freshStore(b, st.store), Key: "bench"}
-			b.Cleanup(func() { src.Close(context.Background()) })
-			ctx := b.Context()
-			tok, err := src.Token(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				src.Accepted(tok)
-				if tok, err = src.Renew(ctx, tok); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 // BenchmarkTokenPerStore measures Token on the hot path (a valid token in
 // memory) with each store: the store is only touched when refreshing, so
 // the figures must not differ.
@@ -93,13 +65,8 @@ func BenchmarkTokenPerStore(b *testing.B) {
 	srv := benchTokenServer(b)
 	for _, st := range benchStores {
 		b.Run(st.name, func(b *testing.B) {
-			src := &Source{Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p"},
-				Store: freshStore(b, st.store), Key: "bench"}
-			b.Cleanup(func() { src.Close(context.Background()) })
+			src, _ := benchSource(b, srv, st.store)
 			ctx := b.Context()
-			if _, err := src.Token(ctx); err != nil {
-				b.Fatal(err)
-			}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := src.Token(ctx); err != nil {
@@ -110,12 +77,20 @@ func BenchmarkTokenPerStore(b *testing.B) {
 	}
 }
 
-// freshStore makes a store with nothing under the benchmarks' key (a
-// shared engine may hold an earlier run's session, of another server).
-func freshStore(b *testing.B, mk func(b *testing.B) storage.Store) storage.Store {
+// benchSource returns a Source logged in to srv through a store made by
+// mk, with nothing else under its key (a shared engine may hold an
+// earlier run's session, of another server), and its token.
+func benchSource(b *testing.B, srv *httptest.Server, mk func(b *testing.B) storage.Store) (*Source, *Token) {
 	st := mk(b)
 	if err := st.Delete(b.Context(), "bench"); err != nil {
 		b.Fatal(err)
 	}
-	return st
+	src := &Source{Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p"},
+		Store: st, Key: "bench"}
+	b.Cleanup(func() { src.Close(context.Background()) })
+	tok, err := src.Token(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src, tok
 }

@@ -12,10 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/tokenrefresh/tokenrefresh/storage"
-	"github.com/tokenrefresh/tokenrefresh/storage/file"
-	"github.com/tokenrefresh/tokenrefresh/storage/memory"
 )
 
 // BenchmarkRefreshVsOAuth2 runs one refresh_token exchange against the
@@ -168,8 +164,9 @@ func BenchmarkOutage(b *testing.B) {
 
 // BenchmarkRefreshPerStore measures one whole refresh through a Source
 // (lock, re-read, reserve, intent, exchange, save, publish) with each
-// built-in local store, beside x/oauth2's bare exchange (which persists
-// nothing). One op is one refresh.
+// built-in store (see benchStores: the fleet stores' lock is across
+// machines, their intent and save compare-and-set), beside x/oauth2's bare
+// exchange (which persists nothing). One op is one refresh.
 func BenchmarkRefreshPerStore(b *testing.B) {
 	srv := benchTokenServer(b)
 	b.Run("oauth2-no-store", func(b *testing.B) {
@@ -183,29 +180,11 @@ func BenchmarkRefreshPerStore(b *testing.B) {
 			}
 		}
 	})
-	stores := []struct {
-		name  string
-		store func(b *testing.B) storage.Store
-	}{
-		{"memory", func(*testing.B) storage.Store { return &memory.Store{} }},
-		{"file", func(b *testing.B) storage.Store {
-			fs, err := file.New(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			return fs
-		}},
-	}
-	for _, st := range stores {
+	for _, st := range benchStores {
 		b.Run("ours-"+st.name, func(b *testing.B) {
-			src := &Source{Grant: &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", Username: "u", Password: "p"},
-				Store: st.store(b), Key: "bench"}
-			b.Cleanup(func() { src.Close(context.Background()) })
+			src, tok := benchSource(b, srv, st.store)
 			ctx := b.Context()
-			tok, err := src.Token(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+			var err error
 			b.ReportAllocs()
 			for b.Loop() {
 				src.Accepted(tok) // as the transport reports it

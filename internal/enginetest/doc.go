@@ -24,7 +24,11 @@
 //	}
 package enginetest
 
-import "sync"
+import (
+	"os"
+	"sync"
+	"testing"
+)
 
 // stoppers holds the stop functions of the shared servers; mu guards it.
 var (
@@ -51,4 +55,53 @@ func StopAll() {
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
 	}
+}
+
+// shared is a server shared by the whole test process: started on first
+// use, stopped by StopAll (or stop); a later get starts a new one.
+type shared[S interface{ destroy() }] struct {
+	mu         sync.Mutex
+	srv        S
+	running    bool
+	registered bool
+}
+
+// get returns the shared server, starting it with start (which may skip
+// or fail tb) when none runs.
+func (sh *shared[S]) get(tb testing.TB, start func(testing.TB) S) S {
+	tb.Helper()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.running {
+		return sh.srv
+	}
+	sh.srv, sh.running = start(tb), true
+	if !sh.registered {
+		sh.registered = true
+		onStopAll(sh.stop)
+	}
+	return sh.srv
+}
+
+// stop stops the shared server, if one runs, and removes its files.
+func (sh *shared[S]) stop() {
+	sh.mu.Lock()
+	s, running := sh.srv, sh.running
+	var zero S
+	sh.srv, sh.running, sh.registered = zero, false, false
+	sh.mu.Unlock()
+	if running {
+		s.destroy()
+	}
+}
+
+// unavailable skips tb because an engine is missing (why), or fails it
+// when the engine's variable requireEnv says "require"; message says how
+// to run the test.
+func unavailable(tb testing.TB, requireEnv, message string, why error) {
+	tb.Helper()
+	if os.Getenv(requireEnv) == "require" {
+		tb.Fatalf("%s=require: %s (%v)", requireEnv, message, why)
+	}
+	tb.Skipf("%s (%v)", message, why)
 }

@@ -126,54 +126,30 @@ func PostgresDSN(tb testing.TB) string {
 	if u := os.Getenv(PostgresURLEnv); u != "" {
 		return u
 	}
-	sharedPostgres.mu.Lock()
-	defer sharedPostgres.mu.Unlock()
-	if sharedPostgres.srv != nil {
-		return sharedPostgres.srv.DSN()
-	}
-	bindir, err := postgresBinDir()
-	if err != nil {
-		postgresUnavailable(tb, err)
-	}
-	s, err := newPostgres(bindir)
-	if err != nil {
-		tb.Fatalf("enginetest: start the shared PostgreSQL: %v", err)
-	}
-	sharedPostgres.srv = s
-	if !sharedPostgres.registered {
-		sharedPostgres.registered = true
-		onStopAll(stopSharedPostgres)
-	}
-	return s.DSN()
+	return sharedPostgres.get(tb, func(tb testing.TB) *PostgresServer {
+		bindir, err := postgresBinDir()
+		if err != nil {
+			postgresUnavailable(tb, err)
+		}
+		s, err := newPostgres(bindir)
+		if err != nil {
+			tb.Fatalf("enginetest: start the shared PostgreSQL: %v", err)
+		}
+		return s
+	}).DSN()
 }
 
-// sharedPostgres is the server behind PostgresDSN; mu guards the rest.
-var sharedPostgres struct {
-	mu         sync.Mutex
-	srv        *PostgresServer
-	registered bool
-}
+// sharedPostgres is the server behind PostgresDSN.
+var sharedPostgres shared[*PostgresServer]
 
 // stopSharedPostgres stops the shared server, if any; a later PostgresDSN
 // starts a new one.
-func stopSharedPostgres() {
-	sharedPostgres.mu.Lock()
-	s := sharedPostgres.srv
-	sharedPostgres.srv = nil
-	sharedPostgres.registered = false
-	sharedPostgres.mu.Unlock()
-	if s != nil {
-		s.destroy()
-	}
-}
+func stopSharedPostgres() { sharedPostgres.stop() }
 
 // postgresUnavailable skips tb, or fails it when PostgreSQL is required.
 func postgresUnavailable(tb testing.TB, why error) {
 	tb.Helper()
-	if os.Getenv(PostgresRequireEnv) == "require" {
-		tb.Fatalf("%s=require: %s (%v)", PostgresRequireEnv, postgresSkipMessage, why)
-	}
-	tb.Skipf("%s (%v)", postgresSkipMessage, why)
+	unavailable(tb, PostgresRequireEnv, postgresSkipMessage, why)
 }
 
 // postgresBinDir finds the directory holding initdb and postgres.

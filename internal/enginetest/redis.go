@@ -135,55 +135,31 @@ func RedisURL(tb testing.TB) string {
 	if u := os.Getenv(RedisURLEnv); u != "" {
 		return u
 	}
-	sharedRedis.mu.Lock()
-	defer sharedRedis.mu.Unlock()
-	if sharedRedis.srv != nil {
-		return sharedRedis.srv.URL()
-	}
-	bin, err := redisServerBin()
-	if err != nil {
-		redisUnavailable(tb, err)
-	}
-	s, err := newRedis(bin, RedisConfig{})
-	if err != nil {
-		tb.Fatalf("enginetest: start the shared Redis: %v", err)
-	}
-	sharedRedis.srv = s
-	if !sharedRedis.registered {
-		sharedRedis.registered = true
-		onStopAll(StopAllRedis)
-	}
-	return s.URL()
+	return sharedRedis.get(tb, func(tb testing.TB) *RedisServer {
+		bin, err := redisServerBin()
+		if err != nil {
+			redisUnavailable(tb, err)
+		}
+		s, err := newRedis(bin, RedisConfig{})
+		if err != nil {
+			tb.Fatalf("enginetest: start the shared Redis: %v", err)
+		}
+		return s
+	}).URL()
 }
 
-// sharedRedis is the server behind RedisURL; mu guards the rest.
-var sharedRedis struct {
-	mu         sync.Mutex
-	srv        *RedisServer
-	registered bool
-}
+// sharedRedis is the server behind RedisURL.
+var sharedRedis shared[*RedisServer]
 
 // StopAllRedis stops the shared Redis server started by [RedisURL], if
 // any, and removes its files; a later RedisURL starts a new one. [StopAll]
 // calls it too, so a TestMain needs only one of them.
-func StopAllRedis() {
-	sharedRedis.mu.Lock()
-	s := sharedRedis.srv
-	sharedRedis.srv = nil
-	sharedRedis.registered = false
-	sharedRedis.mu.Unlock()
-	if s != nil {
-		s.destroy()
-	}
-}
+func StopAllRedis() { sharedRedis.stop() }
 
 // redisUnavailable skips tb, or fails it when Redis is required.
 func redisUnavailable(tb testing.TB, why error) {
 	tb.Helper()
-	if os.Getenv(RedisRequireEnv) == "require" {
-		tb.Fatalf("%s=require: %s (%v)", RedisRequireEnv, redisSkipMessage, why)
-	}
-	tb.Skipf("%s (%v)", redisSkipMessage, why)
+	unavailable(tb, RedisRequireEnv, redisSkipMessage, why)
 }
 
 // redisServerBin finds redis-server: $TOKENREFRESH_TEST_REDIS_SERVER, else
