@@ -176,7 +176,7 @@ func (s *Source) refresh(ctx context.Context, f *flight) outcome {
 	if err := s.checkConfig(); err != nil {
 		return outcome{err: err}
 	}
-	_, fleet := s.Store.(storage.Versioned)
+	fleet := isVersioned(s.Store)
 	for attempt := 0; ; attempt++ {
 		f.storeFault = false
 		o := s.refreshUnderLock(ctx, f)
@@ -307,7 +307,7 @@ func (s *Source) candidate(ctx context.Context, f *flight) (*Token, error) {
 	case errors.Is(err, storage.ErrCorrupt):
 		s.quarantine(ctx, err)
 		return mem, nil
-	case err != nil && mem != nil:
+	case err != nil && mem != nil && !isVersioned(s.Store):
 		s.log(ctx, slog.LevelWarn, "reading the store failed; using the token in memory", "error", err)
 		return mem, nil
 	case err != nil:

@@ -28,6 +28,16 @@ var errStoreMoved = errorf("%w: the stored session moved on during the refresh",
 // maxMoves bounds how often one flight starts over after the store moved.
 const maxMoves = 3
 
+// isVersioned reports whether st is a fleet store (storage.Versioned).
+// A flight never writes one without having read the generation it writes
+// on: when the read fails, the flight fails (and tries again), instead of
+// going on with the token in memory, which another process may already
+// have rotated.
+func isVersioned(st storage.Store) bool {
+	_, ok := st.(storage.Versioned)
+	return ok
+}
+
 // readStored reads the stored session. With a Versioned store it records
 // in f the generation the flight's writes start from.
 func (s *Source) readStored(ctx context.Context, f *flight) ([]byte, error) {

@@ -377,6 +377,9 @@ type vFailing struct {
 	// landThenFail makes the next CompareAndSwap land, then fail (the
 	// answer lost with the connection).
 	landThenFail atomic.Bool
+	// failRead, when set, makes the next GetVersioned fail after running
+	// it: another process acts while this one cannot read.
+	failRead atomic.Pointer[func()]
 }
 
 var errEngineDown = errors.New("connect: the database system is starting up")
@@ -399,6 +402,10 @@ func (v *vFailing) Get(ctx context.Context, key string) ([]byte, error) {
 func (v *vFailing) GetVersioned(ctx context.Context, key string) ([]byte, int64, error) {
 	if err := v.fail(); err != nil {
 		return nil, 0, err
+	}
+	if f := v.failRead.Swap(nil); f != nil {
+		(*f)()
+		return nil, 0, errEngineDown
 	}
 	return v.vStore.GetVersioned(ctx, key)
 }
@@ -500,5 +507,37 @@ func TestStoreRetryDelayBounds(t *testing.T) {
 				t.Errorf("storeRetryDelay(%d, %v) = %v, want within [40ms, 1.2s]", attempt, r, d)
 			}
 		}
+	}
+}
+
+// A read of the fleet store fails while another process rotates the
+// refresh token. The flight must not go on with the token in memory (its
+// refresh token is spent by then): it tries the read again and adopts the
+// other's token. Before, it sent the spent refresh token after an
+// unconditional write: a replay, and the family revoked.
+func TestVersionedFailedReadNeverActsOnMemory(t *testing.T) {
+	f := newVFleet(t, time.Second)
+	ha := &vFailing{vStore: f.ha}
+	f.a.Store = ha
+	ctx := testCtx(t)
+	var bTok *Token
+	rotate := func() {
+		var err error
+		if bTok, err = f.bb.Token(ctx); err != nil {
+			t.Errorf("B: %v", err)
+		}
+	}
+	ha.failRead.Store(&rotate)
+	aTok, err := f.a.Token(ctx)
+	if err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	logins, refreshes, reuses := f.g.counts()
+	if reuses != 0 || refreshes != 1 || logins != 1 || f.g.maxSent() != 1 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses, a refresh token sent up to %d times; want 1, 1, 0, 1",
+			logins, refreshes, reuses, f.g.maxSent())
+	}
+	if bTok == nil || aTok.AccessToken != bTok.AccessToken {
+		t.Errorf("A did not adopt B's token")
 	}
 }
