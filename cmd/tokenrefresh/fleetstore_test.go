@@ -69,8 +69,8 @@ func fleetCLI(t *testing.T, store, storeURL string) {
 		t.Fatalf("get = %d: %s %s", code, a.out.String(), a.errOut.String())
 	}
 	a.out.Reset()
-	if code := a.run(t, "status"); code != exitOK || !strings.Contains(a.out.String(), store) {
-		t.Errorf("status = %d: %q, want the %s store named", code, a.out.String(), store)
+	if code := a.run(t, "status"); code != exitOK || !strings.Contains(a.out.String(), store+" at "+p.StoreURL) {
+		t.Errorf("status = %d: %q, want the %s store and where it is", code, a.out.String(), store)
 	}
 	if strings.Contains(a.out.String()+a.errOut.String(), "s3cret-PASS") {
 		t.Errorf("a command printed the store password")

@@ -75,6 +75,7 @@ type statusReport struct {
 	// from, when they were.
 	Issuer          string     `json:"issuer,omitempty"`
 	Store           string     `json:"store"`
+	StoreURL        string     `json:"store_url,omitempty"` // postgres, redis: never with a password
 	Session         string     `json:"session"`
 	AccessExpiry    *time.Time `json:"access_expiry,omitempty"`
 	RefreshExpiry   *time.Time `json:"refresh_expiry,omitempty"`
@@ -141,6 +142,7 @@ func newStatusReport(s *session, tok *tokensource.Token, now time.Time) *statusR
 		Server:   s.prof.TokenURL,
 		Issuer:   s.prof.Issuer,
 		Store:    s.backend,
+		StoreURL: s.prof.StoreURL,
 		Session:  "not logged in",
 		Next:     nextLogin,
 		host:     s.prof.host(),
@@ -212,7 +214,11 @@ func (r *statusReport) writeText(w io.Writer, now time.Time) error {
 		fmt.Fprintf(tw, "  - Issuer:\t%s\n", r.Issuer)
 	}
 	fmt.Fprintf(tw, "  - Server:\t%s\n", r.Server)
-	fmt.Fprintf(tw, "  - Store:\t%s\n", r.Store)
+	if r.StoreURL != "" {
+		fmt.Fprintf(tw, "  - Store:\t%s at %s\n", r.Store, r.StoreURL)
+	} else {
+		fmt.Fprintf(tw, "  - Store:\t%s\n", r.Store)
+	}
 	fmt.Fprintf(tw, "  - Session:\t%s\n", r.Session)
 	if r.Session != "not logged in" {
 		fmt.Fprintf(tw, "  - Access token:\t%s\n", describeExpiry(r.AccessExpiry, now, "used until the server rejects it"))
