@@ -25,9 +25,14 @@
 package enginetest
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stoppers holds the stop functions of the shared servers; mu guards it.
@@ -104,4 +109,42 @@ func unavailable(tb testing.TB, requireEnv, message string, why error) {
 		tb.Fatalf("%s=require: %s (%v)", requireEnv, message, why)
 	}
 	tb.Skipf("%s (%v)", message, why)
+}
+
+// started starts cmd and returns a channel closed once it has been waited
+// for.
+func started(cmd *exec.Cmd) (<-chan struct{}, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	return exited, nil
+}
+
+// errExited: the server's process ended before it became ready.
+var errExited = errors.New("exited during start-up")
+
+// waitReady polls ready every poll until it succeeds. It fails with an
+// error wrapping errExited when the server's process ends first (exited
+// closes), or when wait passes; the error quotes the tail of the server's
+// log at logPath.
+func waitReady(name, logPath string, exited <-chan struct{}, wait, poll time.Duration, ready func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		if err := ready(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s %w; its log:\n%s", name, errExited, tail(logPath))
+		case <-ctx.Done():
+			return fmt.Errorf("%s was not ready within %v; its log:\n%s", name, wait, tail(logPath))
+		case <-time.After(poll):
+		}
+	}
 }

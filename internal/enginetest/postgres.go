@@ -55,7 +55,7 @@ type PostgresServer struct {
 	// mu guards the fields below and serializes Start/Crash.
 	mu      sync.Mutex
 	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
+	exited  <-chan struct{} // closed when cmd has been waited for
 	removed bool
 }
 
@@ -289,32 +289,20 @@ func (s *PostgresServer) start() error {
 		"-c", "max_connections=300",
 		"-c", "logging_collector=off"))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	exited, err := started(cmd)
+	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	s.cmd, s.exited = cmd, exited
-
-	ctx, cancel := context.WithTimeout(context.Background(), postgresWait)
-	defer cancel()
-	for {
-		if err := s.ping(ctx); err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
+	if err := waitReady("postgres", logPath, exited, postgresWait, 50*time.Millisecond, s.ping); err != nil {
+		if errors.Is(err, errExited) {
 			s.cmd, s.exited = nil, nil
-			return fmt.Errorf("postgres exited during start-up; its log:\n%s", tail(logPath))
-		case <-ctx.Done():
+		} else {
 			s.kill()
-			return fmt.Errorf("postgres did not accept connections within %v; its log:\n%s", postgresWait, tail(logPath))
-		case <-time.After(50 * time.Millisecond):
 		}
+		return err
 	}
+	return nil
 }
 
 // ping connects once and runs a query.

@@ -63,7 +63,7 @@ type RedisServer struct {
 	// mu guards the fields below and serializes Start/Kill.
 	mu      sync.Mutex
 	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
+	exited  <-chan struct{} // closed when cmd has been waited for
 	removed bool
 }
 
@@ -250,32 +250,20 @@ func (s *RedisServer) start() error {
 	// Pdeathsig: if the test process dies without its cleanups, the server
 	// dies too instead of lingering.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := started(cmd)
+	if err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	s.cmd, s.exited = cmd, exited
-
-	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
-	defer cancel()
-	for {
-		if err := s.ping(ctx); err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
+	if err := waitReady("redis-server", logPath, exited, redisWait, 20*time.Millisecond, s.ping); err != nil {
+		if errors.Is(err, errExited) {
 			s.cmd, s.exited = nil, nil
-			return fmt.Errorf("redis-server exited during start-up; its log:\n%s", tail(logPath))
-		case <-ctx.Done():
+		} else {
 			s.kill()
-			return fmt.Errorf("redis-server did not answer PING within %v; its log:\n%s", redisWait, tail(logPath))
-		case <-time.After(20 * time.Millisecond):
 		}
+		return err
 	}
+	return nil
 }
 
 // ping sends one PING on a fresh connection and wants +PONG. While the
