@@ -165,6 +165,31 @@ func newVFleet(t *testing.T, wait time.Duration) *vFleet {
 	return f
 }
 
+// bRefreshes returns a func that has process B refresh (its token goes to
+// *tok): the other process acting at the worst moment for A.
+func (f *vFleet) bRefreshes(t *testing.T, ctx context.Context, tok **Token) func() {
+	return func() {
+		var err error
+		if *tok, err = f.bb.Token(ctx); err != nil {
+			t.Errorf("B's refresh: %v", err)
+		}
+	}
+}
+
+// wantAdoptedOneRefresh checks that the server saw one login and one
+// refresh, no refresh token twice, and that A holds B's token.
+func (f *vFleet) wantAdoptedOneRefresh(t *testing.T, aTok, bTok *Token) {
+	t.Helper()
+	logins, refreshes, reuses := f.g.counts()
+	if logins != 1 || refreshes != 1 || reuses != 0 || f.g.maxSent() != 1 {
+		t.Errorf("server saw %d logins, %d refreshes, %d reuses, a refresh token sent up to %d times; want 1, 1, 0, 1",
+			logins, refreshes, reuses, f.g.maxSent())
+	}
+	if bTok == nil || aTok.AccessToken != bTok.AccessToken {
+		t.Errorf("A did not adopt B's token")
+	}
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -193,24 +218,12 @@ func TestVersionedIntentFencesTheSend(t *testing.T) {
 	f := newVFleet(t, time.Second)
 	ctx := testCtx(t)
 	var bTok *Token
-	f.ha.setBeforeSwap(func() {
-		var err error
-		if bTok, err = f.bb.Token(ctx); err != nil {
-			t.Errorf("B's refresh: %v", err)
-		}
-	})
+	f.ha.setBeforeSwap(f.bRefreshes(t, ctx, &bTok))
 	aTok, err := f.a.Token(ctx)
 	if err != nil {
 		t.Fatalf("A's refresh: %v", err)
 	}
-	logins, refreshes, reuses := f.g.counts()
-	if logins != 1 || refreshes != 1 || reuses != 0 || f.g.maxSent() != 1 {
-		t.Errorf("server saw %d logins, %d refreshes, %d reuses, a refresh token sent up to %d times; want 1, 1, 0, 1",
-			logins, refreshes, reuses, f.g.maxSent())
-	}
-	if bTok == nil || aTok.AccessToken != bTok.AccessToken {
-		t.Errorf("A did not adopt B's token")
-	}
+	f.wantAdoptedOneRefresh(t, aTok, bTok)
 	stored, gen := f.b.record(t, "fleet")
 	if stored == nil || stored.AccessToken != aTok.AccessToken || gen != 3 {
 		t.Errorf("store holds generation %d, want B's token at generation 3 (login, intent, answer)", gen)
@@ -521,23 +534,11 @@ func TestVersionedFailedReadNeverActsOnMemory(t *testing.T) {
 	f.a.Store = ha
 	ctx := testCtx(t)
 	var bTok *Token
-	rotate := func() {
-		var err error
-		if bTok, err = f.bb.Token(ctx); err != nil {
-			t.Errorf("B: %v", err)
-		}
-	}
+	rotate := f.bRefreshes(t, ctx, &bTok)
 	ha.failRead.Store(&rotate)
 	aTok, err := f.a.Token(ctx)
 	if err != nil {
 		t.Fatalf("A: %v", err)
 	}
-	logins, refreshes, reuses := f.g.counts()
-	if reuses != 0 || refreshes != 1 || logins != 1 || f.g.maxSent() != 1 {
-		t.Errorf("server saw %d logins, %d refreshes, %d reuses, a refresh token sent up to %d times; want 1, 1, 0, 1",
-			logins, refreshes, reuses, f.g.maxSent())
-	}
-	if bTok == nil || aTok.AccessToken != bTok.AccessToken {
-		t.Errorf("A did not adopt B's token")
-	}
+	f.wantAdoptedOneRefresh(t, aTok, bTok)
 }
