@@ -5,13 +5,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/tokenrefresh/tokenrefresh/internal/benchpair"
 )
 
 // BenchmarkRefreshVsOAuth2 runs one refresh_token exchange against the
@@ -50,7 +51,7 @@ func BenchmarkRefreshVsOAuth2(b *testing.B) {
 }
 
 // BenchmarkRefreshPaired is BenchmarkRefreshVsOAuth2 as one ratio: the
-// two exchanges in alternating blocks (see paired), so that noise from
+// two exchanges in alternating blocks (see benchpair.Run), so that noise from
 // other work on the machine hits both alike. Run with
 //
 //	go test -run '^$' -bench RefreshPaired -count 6 ./tokensource
@@ -62,7 +63,7 @@ func BenchmarkRefreshPaired(b *testing.B) {
 		Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
 	octx := context.WithValue(b.Context(), oauth2.HTTPClient, srv.Client())
 	g := &PasswordGrant{TokenURL: srv.URL + "/token", ClientID: "cli", ClientSecret: "s3cret"}
-	paired(b, 5, func() {
+	benchpair.Run(b, 5, func() {
 		old := &oauth2.Token{RefreshToken: "rt-0", Expiry: time.Now().Add(-time.Hour)}
 		if _, err := cfg.TokenSource(octx, old).Token(); err != nil {
 			b.Fatal(err)
@@ -72,38 +73,6 @@ func BenchmarkRefreshPaired(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
-}
-
-// paired runs oauth2 and ours in alternating blocks of n calls each,
-// swapping which goes first every round, and reports the median of the
-// rounds' time ratios (ours/oauth2) and each side's time per call. One op
-// is one round.
-func paired(b *testing.B, n int, oauth2, ours func()) {
-	block := func(f func()) time.Duration {
-		start := time.Now()
-		for range n {
-			f()
-		}
-		return time.Since(start)
-	}
-	var ratios []float64
-	var sumA, sumC time.Duration
-	for b.Loop() {
-		var a, c time.Duration
-		if len(ratios)%2 == 0 {
-			a, c = block(oauth2), block(ours)
-		} else {
-			c, a = block(ours), block(oauth2)
-		}
-		sumA, sumC = sumA+a, sumC+c
-		ratios = append(ratios, float64(c)/float64(a))
-	}
-	slices.Sort(ratios)
-	calls := float64(len(ratios) * n)
-	b.ReportMetric(ratios[len(ratios)/2], "ours/oauth2")
-	b.ReportMetric(float64(sumA.Nanoseconds())/calls, "oauth2-ns/call")
-	b.ReportMetric(float64(sumC.Nanoseconds())/calls, "ours-ns/call")
-	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkOutage measures 1000 concurrent callers with an expired token

@@ -5,13 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/tokenrefresh/tokenrefresh/internal/benchpair"
 	"github.com/tokenrefresh/tokenrefresh/tokensource"
 	"github.com/tokenrefresh/tokenrefresh/tokensource/authtest"
 	"github.com/tokenrefresh/tokenrefresh/transport"
@@ -82,7 +82,7 @@ func BenchmarkCanned(b *testing.B) {
 }
 
 // BenchmarkCannedPaired is BenchmarkCanned as one ratio: oauth2 and ours
-// in alternating blocks (see paired), so that noise from other work on
+// in alternating blocks (see benchpair.Run), so that noise from other work on
 // the machine hits both alike. Run with
 //
 //	go test -run '^$' -bench CannedPaired -count 6 ./transport/
@@ -101,39 +101,7 @@ func BenchmarkCannedPaired(b *testing.B) {
 			}
 		}
 	}
-	paired(b, 200, call(rts[1].rt), call(rts[2].rt))
-}
-
-// paired runs oauth2 and ours in alternating blocks of n calls each,
-// swapping which goes first every round, and reports the median of the
-// rounds' time ratios (ours/oauth2) and each side's time per call. One op
-// is one round.
-func paired(b *testing.B, n int, oauth2, ours func()) {
-	block := func(f func()) time.Duration {
-		start := time.Now()
-		for range n {
-			f()
-		}
-		return time.Since(start)
-	}
-	var ratios []float64
-	var sumA, sumC time.Duration
-	for b.Loop() {
-		var a, c time.Duration
-		if len(ratios)%2 == 0 {
-			a, c = block(oauth2), block(ours)
-		} else {
-			c, a = block(ours), block(oauth2)
-		}
-		sumA, sumC = sumA+a, sumC+c
-		ratios = append(ratios, float64(c)/float64(a))
-	}
-	slices.Sort(ratios)
-	calls := float64(len(ratios) * n)
-	b.ReportMetric(ratios[len(ratios)/2], "ours/oauth2")
-	b.ReportMetric(float64(sumA.Nanoseconds())/calls, "oauth2-ns/call")
-	b.ReportMetric(float64(sumC.Nanoseconds())/calls, "ours-ns/call")
-	b.ReportMetric(0, "ns/op")
+	benchpair.Run(b, 200, call(rts[1].rt), call(rts[2].rt))
 }
 
 // BenchmarkLoopback measures a whole request through http.Client to an
