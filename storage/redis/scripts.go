@@ -33,15 +33,24 @@ return gen
 // putScript: KEYS[1] record; ARGV value. Stores unconditionally, returns
 // the new generation. It replaces a corrupt record (not a hash, or a
 // generation that is not a positive integer), as storage.ErrCorrupt
-// promises; the generation then starts again from 1.
+// promises. The lost generation cannot be known, so the new one starts at
+// the server's clock in microseconds, beyond any count a record reaches
+// one write at a time: generations still never repeat under a key.
 var putScript = goredis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local corrupt = false
 local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'hash' and t ~= 'none' then
 	redis.call('DEL', KEYS[1])
+	corrupt = true
 end
 local g = redis.call('HGET', KEYS[1], 'gen')
-if g and not string.match(g, '^[1-9][0-9]*$') then
-	redis.call('HDEL', KEYS[1], 'gen')
+if t == 'hash' and not (g and string.match(g, '^[1-9][0-9]*$')) then
+	corrupt = true
+end
+if corrupt then
+	local now = redis.call('TIME')
+	redis.call('HSET', KEYS[1], 'gen', now[1] .. string.format('%06d', tonumber(now[2])))
 end
 local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'v', ARGV[1])
